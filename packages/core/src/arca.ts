@@ -1,0 +1,109 @@
+import { createRequire } from 'node:module';
+import type { ArcaEventName, BackupSummary, Codec, RunLogEntry, RunResult, SignalOptions, CheckReport } from './contracts.js';
+import { resolveConfig, type ArcaConfig } from './config.js';
+import { createEmitter, type Listener } from './events.js';
+import { serializeError } from './errors.js';
+import { memoryRunLog } from './run-log.js';
+import { nextRuns } from './schedule.js';
+import { gzip } from './codecs/gzip-codec.js';
+import { type ArcaContext, getJob } from './pipeline/context.js';
+import { runBackup, type RunOptions } from './pipeline/run-backup.js';
+import { getBackup, listBackups, type BackupDetails } from './catalog/catalog.js';
+import { verifyBackup, type VerifyOptions, type VerifyReport } from './operations/verify-backup.js';
+import { restoreBackup, type RestoreBackupOptions, type RestoreReport } from './operations/restore-backup.js';
+import { deleteBackup, retryFailed, type DeleteOptions, type RetryReport } from './operations/manage-backups.js';
+
+const VERSION: string = (() => {
+  try {
+    return (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+})();
+
+export interface JobCheck {
+  job: string;
+  ok: boolean;
+  sources: Array<{ name: string; kind: string; report: CheckReport }>;
+  destinations: Array<{ name: string; kind: string; report: CheckReport }>;
+}
+
+export interface Arca {
+  /** Run one backup now. Resolves with the result also when the backup failed; rejects only for an unknown job or `LOCKED`. */
+  run(job: string, o?: RunOptions): Promise<RunResult>;
+  /** Restorable backups (those with a valid manifest), newest first, merged across destinations. */
+  list(job: string, o?: SignalOptions): Promise<BackupSummary[]>;
+  /** One backup with its manifest; `NOT_FOUND` if no destination has it. */
+  get(job: string, backupId: string, o?: SignalOptions): Promise<BackupDetails>;
+  verify(job: string, backupId: string, o?: VerifyOptions): Promise<VerifyReport>;
+  restore(job: string, backupId: string, o?: RestoreBackupOptions): Promise<RestoreReport>;
+  deleteBackup(job: string, backupId: string, o?: DeleteOptions): Promise<{ deletedFrom: string[] }>;
+  retryFailed(job: string, backupId: string, o?: SignalOptions & { actor?: string }): Promise<RetryReport>;
+  /** Pre-flight of every source and destination of a job (no data is written but a probe file). */
+  check(job: string, o?: SignalOptions): Promise<JobCheck>;
+  /** Run history and audit entries, newest first. */
+  history(o?: { job?: string; limit?: number }): Promise<RunLogEntry[]>;
+  /** The next run times of a scheduled job (empty when it has no schedule). */
+  nextRuns(job: string, n?: number, from?: Date): Date[];
+  /** Job names in config order. */
+  jobs(): string[];
+  /** Subscribe to an event; returns an unsubscribe function. */
+  on<K extends ArcaEventName>(event: K, listener: Listener<K>): () => void;
+  readonly version: string;
+}
+
+/**
+ * Build an Arca instance from a config (validated with zod: every problem is listed in one
+ * `CONFIG_INVALID` error). Nothing is contacted until an operation runs.
+ */
+export function createArca(config: ArcaConfig): Arca {
+  const jobs = resolveConfig(config);
+  const emitter = createEmitter((e, event) => emitter.emit('error', { error: serializeError(e), context: `listener of ${event}` }));
+  const codecs = new Map<string, Codec>();
+  const builtin = gzip();
+  codecs.set(builtin.name, builtin);
+  for (const j of jobs.values()) for (const c of j.codecs) codecs.set(c.name, c);
+  for (const c of config.codecs ?? []) codecs.set(c.name, c);
+  const ctx: ArcaContext = {
+    jobs,
+    emitter,
+    runLog: config.runLog ?? memoryRunLog(),
+    notifiers: config.notifiers ?? [],
+    codecs,
+    lock: config.lock,
+    running: new Set(),
+    version: VERSION,
+  };
+  const checkAll = async <T extends { kind: string; check?(o?: SignalOptions): Promise<CheckReport> }>(name: string, x: T, o: SignalOptions) => {
+    let report: CheckReport;
+    try {
+      report = x.check ? await x.check(o) : { ok: true, problems: [], facts: { note: 'this adapter has no check()' } };
+    } catch (e) {
+      report = { ok: false, problems: [serializeError(e).message], facts: {} };
+    }
+    return { name, kind: x.kind, report };
+  };
+  return {
+    version: VERSION,
+    run: (job, o) => runBackup(ctx, job, o),
+    list: (job, o) => listBackups(ctx, job, o),
+    get: (job, id, o) => getBackup(ctx, job, id, o),
+    verify: (job, id, o) => verifyBackup(ctx, job, id, o),
+    restore: (job, id, o) => restoreBackup(ctx, job, id, o),
+    deleteBackup: (job, id, o) => deleteBackup(ctx, job, id, o),
+    retryFailed: (job, id, o) => retryFailed(ctx, job, id, o),
+    async check(jobName, o = {}) {
+      const job = getJob(ctx, jobName);
+      const sources = await Promise.all(job.sources.map((s) => checkAll(s.name, s.source, o)));
+      const destinations = await Promise.all(job.destinations.map((d) => checkAll(d.name, d.destination, o)));
+      return { job: job.name, ok: [...sources, ...destinations].every((x) => x.report.ok), sources, destinations };
+    },
+    history: (o) => ctx.runLog.read(o),
+    nextRuns(jobName, n = 5, from) {
+      const job = getJob(ctx, jobName);
+      return job.config.schedule ? nextRuns(job.config.schedule, n, { timezone: job.config.timezone, from }) : [];
+    },
+    jobs: () => [...jobs.keys()],
+    on: (event, listener) => emitter.on(event, listener),
+  };
+}

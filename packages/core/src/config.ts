@@ -1,0 +1,153 @@
+import { z } from 'zod';
+import { ArcaError, ErrorCodes } from './errors.js';
+import type { Codec, Destination, Lock, Notifier, RetentionPolicy, RunLog, Source } from './contracts.js';
+import { isValidName } from './keys.js';
+import { formatIssues } from './options.js';
+import { compileSchedule } from './schedule.js';
+import { gzip } from './codecs/gzip-codec.js';
+
+export interface JobDestinationRef {
+  /** A key of `createArca({ destinations })`. */
+  name: string;
+  /** Lower runs first when `fanOut: 'sequential'`; also the order restore tries destinations. Default 0. */
+  priority?: number;
+}
+
+export interface JobConfig {
+  /** Named sources; each becomes one artifact of every backup (`db`, `uploads`). */
+  sources: Record<string, Source>;
+  /** Where to store it; several names fan out in parallel. */
+  destinations: Array<string | JobDestinationRef>;
+  /** `'gzip'` (default, level 6), `'none'`, or a codec such as `gzip({ level: 1 })`. */
+  compress?: 'gzip' | 'none' | Codec;
+  /** An encryption codec applied after compression. */
+  encrypt?: Codec;
+  /**
+   * `'parallel'` (default): every destination receives the stream at once.
+   * `'sequential'`: destinations of the lowest priority receive the stream; the others are
+   * then copied from a completed one, in priority order (useful for slow uplinks).
+   */
+  fanOut?: 'parallel' | 'sequential';
+  /** A preset (`'daily@02:00'`, `'weekly@sun 03:00'`, `'every 4h'`) or a cron expression. */
+  schedule?: string;
+  /** IANA zone for the schedule (default: the host's). */
+  timezone?: string;
+  retention?: RetentionPolicy;
+  health?: { maxAge?: string };
+  tags?: string[];
+  /** Detach a destination that accepts no data for this long (default 120 000 ms). */
+  stallTimeoutMs?: number;
+}
+
+export interface ArcaConfig {
+  destinations: Record<string, Destination>;
+  jobs: Record<string, JobConfig>;
+  /** Receive run results and errors; failures are reported, never fail a backup. */
+  notifiers?: Notifier[];
+  /** Where run history and audit entries go (default: in memory). */
+  runLog?: RunLog;
+  /** Extra codecs for reading backups (e.g. an age decoder with identities). */
+  codecs?: Codec[];
+  /** Overlap protection across processes (default: in-process only). */
+  lock?: Lock;
+}
+
+const fn = (v: unknown, ...names: string[]) =>
+  typeof v === 'object' && v !== null && names.every((n) => typeof (v as Record<string, unknown>)[n] === 'function');
+
+const SourceSchema = z.custom<Source>((v) => fn(v, 'dump', 'describe') && typeof (v as Source).kind === 'string', {
+  message: 'must be a Source (an object with kind, describe() and dump(), e.g. directory({ path }))',
+});
+const DestSchema = z.custom<Destination>((v) => fn(v, 'put', 'get', 'list', 'stat', 'delete', 'describe'), {
+  message: 'must be a Destination (an object with put, get, list, stat, delete and describe, e.g. localDir({ path }))',
+});
+const CodecSchema = z.custom<Codec>((v) => fn(v, 'encode', 'decode', 'describe') && typeof (v as Codec).name === 'string', {
+  message: 'must be a Codec (an object with name, extension, encode() and decode())',
+});
+const nameKey = (what: string) => z.string().refine(isValidName, `invalid ${what} name: use 1–64 letters, digits, "_", "-" or "."`);
+
+const JobSchema = z
+  .object({
+    sources: z.record(nameKey('source'), SourceSchema).refine((r) => Object.keys(r).length > 0, 'a job needs at least one source'),
+    destinations: z
+      .array(z.union([z.string(), z.object({ name: z.string(), priority: z.number().int().optional() })]))
+      .min(1, 'a job needs at least one destination'),
+    compress: z.union([z.enum(['gzip', 'none']), CodecSchema]).optional(),
+    encrypt: CodecSchema.optional(),
+    fanOut: z.enum(['parallel', 'sequential']).optional(),
+    schedule: z.string().optional(),
+    timezone: z.string().optional(),
+    retention: z.custom<RetentionPolicy>((v) => fn(v, 'plan'), { message: 'must be a RetentionPolicy (an object with plan())' }).optional(),
+    health: z.object({ maxAge: z.string().optional() }).optional(),
+    tags: z.array(z.string()).optional(),
+    stallTimeoutMs: z.number().int().nonnegative().optional(),
+  })
+  .strict();
+
+const ConfigSchema = z
+  .object({
+    destinations: z.record(nameKey('destination'), DestSchema),
+    jobs: z.record(nameKey('job'), JobSchema),
+    notifiers: z.array(z.custom<Notifier>((v) => fn(v, 'notify'), { message: 'must be a Notifier (an object with notify())' })).optional(),
+    runLog: z.custom<RunLog>((v) => fn(v, 'append', 'read'), { message: 'must be a RunLog (append() and read())' }).optional(),
+    codecs: z.array(CodecSchema).optional(),
+    lock: z.custom<Lock>((v) => fn(v, 'acquire'), { message: 'must be a Lock (an object with acquire())' }).optional(),
+  })
+  .strict();
+
+export interface ResolvedDestination {
+  name: string;
+  priority: number;
+  destination: Destination;
+}
+
+export interface ResolvedJob {
+  name: string;
+  sources: Array<{ name: string; source: Source }>;
+  /** Sorted by priority (stable). */
+  destinations: ResolvedDestination[];
+  codecs: Codec[];
+  fanOut: 'parallel' | 'sequential';
+  config: JobConfig;
+}
+
+/** Validate the whole config; throws `CONFIG_INVALID` listing every problem by path. */
+export function resolveConfig(config: ArcaConfig): Map<string, ResolvedJob> {
+  const r = ConfigSchema.safeParse(config);
+  if (!r.success) throw new ArcaError(ErrorCodes.CONFIG_INVALID, `Invalid Arca config:\n${formatIssues(r.error)}`);
+  const problems: string[] = [];
+  const jobs = new Map<string, ResolvedJob>();
+  for (const [name, job] of Object.entries(config.jobs)) {
+    const dests: ResolvedDestination[] = [];
+    for (const ref of job.destinations) {
+      const dn = typeof ref === 'string' ? ref : ref.name;
+      const destination = config.destinations[dn];
+      if (!destination) problems.push(`jobs.${name}.destinations: unknown destination "${dn}" (known: ${Object.keys(config.destinations).join(', ') || 'none'})`);
+      else if (dests.some((d) => d.name === dn)) problems.push(`jobs.${name}.destinations: "${dn}" is listed twice`);
+      else dests.push({ name: dn, priority: typeof ref === 'string' ? 0 : (ref.priority ?? 0), destination });
+    }
+    dests.sort((a, b) => a.priority - b.priority);
+    if (job.schedule !== undefined) {
+      try {
+        compileSchedule(job.schedule, job.timezone).stop();
+      } catch (e) {
+        problems.push(`jobs.${name}.schedule: ${(e as Error).message}`);
+      }
+    }
+    const codecs: Codec[] = [];
+    const compress = job.compress ?? 'gzip';
+    if (compress === 'gzip') codecs.push(gzip());
+    else if (compress !== 'none') codecs.push(compress);
+    if (job.encrypt) codecs.push(job.encrypt);
+    jobs.set(name, {
+      name,
+      sources: Object.entries(job.sources).map(([n, source]) => ({ name: n, source })),
+      destinations: dests,
+      codecs,
+      fanOut: job.fanOut ?? 'parallel',
+      config: job,
+    });
+  }
+  if (problems.length) throw new ArcaError(ErrorCodes.CONFIG_INVALID, `Invalid Arca config:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  return jobs;
+}

@@ -1,0 +1,310 @@
+/**
+ * The contracts every adapter implements. They are the spec: an adapter that follows the
+ * MUSTs below passes the contract test kit (`@arca/core/test-kit`) and works with the
+ * pipeline, verify, restore, the CLI and the admin routes.
+ *
+ * Optional methods are capabilities: the runner, UI and CLI hide what an adapter cannot do.
+ * Every async operation takes an `AbortSignal`; on abort it MUST stop its work (child
+ * processes, sockets, uploads), leave nothing half-visible, and reject with an
+ * `ArcaError` whose code is `ABORTED`.
+ */
+import type { SerializedError } from './errors.js';
+
+export type Bytes = Uint8Array;
+
+export interface SignalOptions {
+  signal?: AbortSignal;
+}
+
+/** The result of a pre-flight check. `ok: false` MUST come with a human-readable `problems` entry. */
+export interface CheckReport {
+  ok: boolean;
+  /** What is wrong, each phrased as what to do ("Create /backups or fix its permissions"). */
+  problems: string[];
+  /** Non-secret facts: versions, free bytes, size estimates. */
+  facts: Record<string, unknown>;
+}
+
+// ---------------------------------------------------------------- sources
+
+export interface DumpOptions extends SignalOptions {}
+
+/** One artifact produced by a source. */
+export interface Dump {
+  /**
+   * A file name suggestion with the natural extension (`db.sqlite`, `uploads.tar`,
+   * `db.pgdump`). The artifact is stored as `<source name><extension><codec extensions>`.
+   */
+  filename: string;
+  /**
+   * The dump bytes. MUST throw (never end normally) when the dump failed or was cut short,
+   * so a truncated dump is never committed. MUST release every resource (temp files, child
+   * processes, connections) when iteration ends, throws, or is stopped early.
+   */
+  stream: AsyncIterable<Bytes>;
+  /** Expected size in bytes if known beforehand (progress ETA only; never trusted for integrity). */
+  expectedBytes?: number;
+  /** Facts known after the stream ended (server version, binlog position, counts). No secrets. */
+  meta(): Promise<Record<string, unknown>>;
+}
+
+export interface RestoreOptions extends SignalOptions {
+  /** Replace a target that already has data. Without it a non-empty target MUST be refused with `TARGET_NOT_EMPTY`. */
+  overwrite?: boolean;
+}
+
+export interface Source {
+  /** Short adapter kind, e.g. `'postgres'`, `'directory'`. */
+  readonly kind: string;
+  /** Safe to log and show: MUST NOT contain passwords, tokens or keys. */
+  describe(): Record<string, unknown>;
+  /** Pre-flight: can the source be dumped now (file exists, server reachable, tools found)? MUST NOT throw for an unhealthy source: report it. */
+  check?(o?: SignalOptions): Promise<CheckReport>;
+  /**
+   * Start a dump. MUST reject with `SOURCE_FAILED` (or `NOT_FOUND`) when the source cannot be
+   * read at all; failures after the first byte surface by the stream throwing.
+   */
+  dump(o?: DumpOptions): Promise<Dump>;
+  /**
+   * Restore an artifact (already decoded: decompressed and decrypted) into this source's
+   * target. MUST consume `input` to its end and MUST NOT change the existing target before
+   * the input ended without error (write to a temporary place, check it, then swap), so a
+   * corrupt or truncated artifact leaves the target as it was. Rejects with `RESTORE_FAILED`,
+   * `TARGET_NOT_EMPTY`, `CHECKSUM_MISMATCH` (passed through from the input) or `ABORTED`.
+   */
+  restore?(input: AsyncIterable<Bytes>, o?: RestoreOptions): Promise<void>;
+}
+
+// ---------------------------------------------------------------- destinations
+
+export interface ObjectInfo {
+  /** Key relative to the destination's root, `/`-separated. */
+  key: string;
+  /** Size in bytes. */
+  size: number;
+  modifiedAt?: Date;
+}
+
+export interface PutOptions extends SignalOptions {
+  /** Size if known beforehand (lets S3 choose a part size); the stream is still the truth. */
+  expectedBytes?: number;
+  contentType?: string;
+}
+
+export interface PutResult {
+  key: string;
+  /** Bytes stored, counted by the destination. */
+  bytes: number;
+}
+
+export interface Destination {
+  /** Name given in the config (`local`, `nas`); set by the factory from its options. */
+  readonly name: string;
+  readonly kind: string;
+  /** Safe to log and show: MUST NOT contain credentials. */
+  describe(): Record<string, unknown>;
+  /**
+   * Store `data` under `key`, atomically: until `put` resolves, readers MUST see either the
+   * previous object or nothing. If `data` throws, the signal aborts or the write fails, the
+   * partial object MUST be removed and `put` MUST reject (`ABORTED`, `DEST_FULL`,
+   * `DEST_PERMISSION`, `DEST_UNREACHABLE`, or the error `data` threw). Keys MUST be validated
+   * with `assertValidKey` (rejecting with `KEY_INVALID`). An existing object is replaced.
+   */
+  put(key: string, data: AsyncIterable<Bytes>, o?: PutOptions): Promise<PutResult>;
+  /** Stream an object. MUST reject with `NOT_FOUND` if it does not exist. */
+  get(key: string, o?: SignalOptions): Promise<AsyncIterable<Bytes>>;
+  /**
+   * Every object whose key starts with `prefix` (`''` for all), paginating internally.
+   * Order is not specified. MUST NOT list in-progress temporary objects.
+   */
+  list(prefix: string, o?: SignalOptions): AsyncIterable<ObjectInfo>;
+  /** Size and time of one object, or `undefined` when it does not exist. */
+  stat(key: string, o?: SignalOptions): Promise<ObjectInfo | undefined>;
+  /** Delete objects; keys that do not exist are ignored. MUST reject if any existing key could not be deleted. */
+  delete(keys: string[], o?: SignalOptions): Promise<void>;
+  /** Pre-flight: reachable, root exists, writable, free space. MUST NOT throw for an unhealthy destination: report it. */
+  check?(o?: SignalOptions): Promise<CheckReport>;
+}
+
+// ---------------------------------------------------------------- codecs
+
+/**
+ * A reversible stream transform: compression or encryption. Codecs are applied in the
+ * order configured (compress, then encrypt) and undone in reverse. The manifest records
+ * `name`s, so a codec MUST keep its name stable and its output readable by standard tools.
+ */
+export interface Codec {
+  /** Stable identifier written to manifests: `'gzip'`, `'zstd'`, `'age'`. */
+  readonly name: string;
+  /** Appended to artifact file names: `'.gz'`, `'.zst'`, `'.age'`. */
+  readonly extension: string;
+  /** Non-secret facts for the manifest (level, recipients' public keys). */
+  describe(): Record<string, unknown>;
+  /** A transform from plain to encoded bytes. MUST throw on failure, never emit truncated output silently. */
+  encode(input: AsyncIterable<Bytes>, o?: SignalOptions): AsyncIterable<Bytes>;
+  /** The inverse transform. MUST throw `CORRUPT_ARTIFACT` (or `CODEC_FAILED`) on malformed or truncated input. */
+  decode(input: AsyncIterable<Bytes>, o?: SignalOptions): AsyncIterable<Bytes>;
+}
+
+// ---------------------------------------------------------------- runs, catalog, events
+
+export type TriggerType = 'manual' | 'schedule' | 'api' | 'cli' | 'safety' | 'retry';
+
+export interface Trigger {
+  type: TriggerType;
+  /** Who asked for it (user name, API client); free text, shown in history. */
+  actor?: string;
+}
+
+export type RunStatus = 'running' | 'completed' | 'partial' | 'failed';
+export type DestinationStatus = 'pending' | 'uploading' | 'completed' | 'failed';
+
+export interface ArtifactRecord {
+  /** Source name in the job (`db`, `uploads`). */
+  source: string;
+  /** Source kind (`sqlite`, `directory`). */
+  kind: string;
+  /** Stored file name, relative to the backup folder: `db.sqlite.gz`. */
+  file: string;
+  /** Stored bytes (after codecs). */
+  bytes: number;
+  /** sha256 (hex) of the stored bytes. */
+  sha256: string;
+  /** Bytes and sha256 before codecs: what the source produced. */
+  contentBytes: number;
+  contentSha256: string;
+  /** Codec names in the order they were applied. */
+  encoding: string[];
+  /** `source.describe()`: no secrets. */
+  describe: Record<string, unknown>;
+  /** `dump.meta()`: no secrets. */
+  meta: Record<string, unknown>;
+}
+
+export interface DestinationResult {
+  name: string;
+  kind: string;
+  status: DestinationStatus;
+  /** Priority from the job (lower first). */
+  priority: number;
+  /** Stored bytes written to this destination (all artifacts plus manifest). */
+  bytes: number;
+  /** sha256 of the manifest.json written here; it commits every artifact's sha256. */
+  sha256?: string;
+  startedAt?: string;
+  finishedAt?: string;
+  durationMs?: number;
+  error?: SerializedError;
+}
+
+export interface RunResult {
+  runId: string;
+  job: string;
+  backupId: string;
+  status: Exclude<RunStatus, 'running'>;
+  trigger: Trigger;
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  /** Stored bytes of all artifacts (one copy). */
+  bytes: number;
+  artifacts: ArtifactRecord[];
+  destinations: DestinationResult[];
+  error?: SerializedError;
+}
+
+/** A backup as the catalog sees it: rebuilt from the manifests on the destinations. */
+export interface BackupSummary {
+  job: string;
+  id: string;
+  startedAt: string;
+  finishedAt: string;
+  /** Stored bytes of all artifacts (one copy). */
+  bytes: number;
+  trigger: Trigger;
+  tags: string[];
+  artifacts: ArtifactRecord[];
+  /** Destinations holding a valid manifest for this backup, in job priority order. */
+  destinations: string[];
+}
+
+/** Progress of a run, emitted at most a few times per second. */
+export interface ProgressEvent {
+  runId: string;
+  job: string;
+  backupId: string;
+  phase: 'dump' | 'manifest' | 'copy';
+  /** Source name of the artifact being processed. */
+  artifact?: string;
+  /** Bytes read from the source so far for this artifact. */
+  bytes: number;
+  /** Bytes per second since the artifact started. */
+  rate: number;
+  /** Seconds left, when the source gave an expected size. */
+  eta?: number;
+  expectedBytes?: number;
+}
+
+export interface ArcaEvents {
+  'run:start': { runId: string; job: string; backupId: string; trigger: Trigger; startedAt: string };
+  progress: ProgressEvent;
+  'destination:done': { runId: string; job: string; backupId: string; destination: DestinationResult };
+  'run:done': RunResult;
+  /** Something failed outside a run's own result (a notifier, an invalid manifest in the catalog). */
+  error: { error: SerializedError; context: string; job?: string; backupId?: string };
+  /** Audit trail: restore, delete, verify, retry. */
+  audit: AuditEntry;
+}
+
+export type ArcaEventName = keyof ArcaEvents;
+export type ArcaEvent = { [K in ArcaEventName]: { type: K; data: ArcaEvents[K] } }[ArcaEventName];
+
+export interface AuditEntry {
+  action: 'restore' | 'delete' | 'verify' | 'retry';
+  job: string;
+  backupId: string;
+  at: string;
+  actor?: string;
+  ok: boolean;
+  details?: Record<string, unknown>;
+  error?: SerializedError;
+}
+
+// ---------------------------------------------------------------- notifiers, run log, locks, retention
+
+export interface Notifier {
+  readonly name: string;
+  /** Which events this notifier wants; default: failed/partial runs and errors. */
+  wants?(event: ArcaEvent): boolean;
+  /** Deliver one event. A rejection is reported as an `error` event and never fails a backup. */
+  notify(event: ArcaEvent, o?: SignalOptions): Promise<void>;
+}
+
+export type RunLogEntry = ({ type: 'run' } & RunResult) | ({ type: 'audit' } & AuditEntry);
+
+export interface RunLog {
+  /** Append one entry durably. A failure is reported as an `error` event, never fails the run. */
+  append(entry: RunLogEntry, o?: SignalOptions): Promise<void>;
+  /** Newest first. */
+  read(o?: SignalOptions & { job?: string; limit?: number }): Promise<RunLogEntry[]>;
+}
+
+export interface LockHandle {
+  release(): Promise<void>;
+}
+
+export interface Lock {
+  /** Take the lock for `key`, or resolve `undefined` at once when someone else holds it. */
+  acquire(key: string, o?: SignalOptions): Promise<LockHandle | undefined>;
+}
+
+export interface RetentionDecision {
+  id: string;
+  action: 'keep' | 'delete';
+  reasons: string[];
+}
+
+export interface RetentionPolicy {
+  /** Decide for every backup given (newest first). MUST keep the newest one. Pure: no I/O. */
+  plan(backups: BackupSummary[], now: Date): RetentionDecision[];
+}

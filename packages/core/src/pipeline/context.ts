@@ -1,0 +1,59 @@
+import type { Codec, RunLog, RunLogEntry, Notifier, ArcaEvent, Lock } from '../contracts.js';
+import type { ResolvedJob } from '../config.js';
+import { ArcaError, ErrorCodes, serializeError } from '../errors.js';
+import type { Emitter } from '../events.js';
+
+/** What the runner, catalog, verify and restore share: built once by createArca. */
+export interface ArcaContext {
+  jobs: Map<string, ResolvedJob>;
+  emitter: Emitter;
+  runLog: RunLog;
+  notifiers: Notifier[];
+  /** Every codec known by name, for decoding (job codecs, config codecs, built-ins). */
+  codecs: Map<string, Codec>;
+  lock?: Lock;
+  running: Set<string>;
+  version: string;
+}
+
+export function getJob(ctx: ArcaContext, name: string): ResolvedJob {
+  const job = typeof name === 'string' ? ctx.jobs.get(name) : undefined;
+  if (!job) {
+    throw new ArcaError(ErrorCodes.NOT_FOUND, `Unknown job ${JSON.stringify(String(name).slice(0, 100))}. Configured jobs: ${[...ctx.jobs.keys()].join(', ') || 'none'}.`);
+  }
+  return job;
+}
+
+export function reportError(ctx: ArcaContext, error: unknown, context: string, extra: { job?: string; backupId?: string } = {}): void {
+  ctx.emitter.emit('error', { error: serializeError(error), context, ...extra });
+}
+
+/** Append to the run log (failures become `error` events); audit entries are also emitted as `audit` events. */
+export async function record(ctx: ArcaContext, entry: RunLogEntry): Promise<void> {
+  if (entry.type === 'audit') {
+    const { type: _type, ...audit } = entry;
+    ctx.emitter.emit('audit', audit);
+  }
+  try {
+    await ctx.runLog.append(entry);
+  } catch (e) {
+    reportError(ctx, e, 'runLog.append', { job: entry.job, backupId: entry.backupId });
+  }
+}
+
+const defaultWants = (e: ArcaEvent) =>
+  e.type === 'run:done' && e.data.status !== 'completed';
+
+/** Deliver an event to every notifier that wants it; failures become `error` events (never thrown). */
+export async function notify(ctx: ArcaContext, event: ArcaEvent): Promise<void> {
+  await Promise.all(
+    ctx.notifiers.map(async (n) => {
+      try {
+        if (!(n.wants ?? defaultWants)(event)) return;
+        await n.notify(event, { signal: AbortSignal.timeout(30_000) });
+      } catch (e) {
+        if (event.type !== 'error') reportError(ctx, e, `notifier ${n.name}`);
+      }
+    }),
+  );
+}
