@@ -1,0 +1,35 @@
+import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll } from 'vitest';
+
+/** A fresh temp folder removed after the file's tests. */
+export async function tempDir(label = 'arca'): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), `${label}-`));
+  afterAll(() => fs.rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Write a small tree of files: { 'a/b.txt': 'content' }. */
+export async function writeTree(root: string, files: Record<string, string | Buffer>): Promise<void> {
+  for (const [rel, content] of Object.entries(files)) {
+    const full = path.join(root, rel);
+    await fs.mkdir(path.dirname(full), { recursive: true });
+    await fs.writeFile(full, content);
+  }
+}
+
+/** Every file under root (relative path → content), symlinks as `-> target`. */
+export async function readTree(root: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  async function walk(rel: string) {
+    for (const ent of await fs.readdir(path.join(root, rel), { withFileTypes: true })) {
+      const r = rel ? `${rel}/${ent.name}` : ent.name;
+      if (ent.isDirectory()) await walk(r);
+      else if (ent.isSymbolicLink()) out[r] = `-> ${await fs.readlink(path.join(root, r))}`;
+      else out[r] = (await fs.readFile(path.join(root, r))).toString('base64');
+    }
+  }
+  await walk('');
+  return out;
+}
