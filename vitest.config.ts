@@ -1,14 +1,16 @@
+import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
-const src = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 
-// Tests import sibling packages from source, so `vitest` needs no build first.
-const alias = {
-  '@arca/core/test-kit': src('./packages/core/src/test-kit/index.ts'),
-  '@arca/core': src('./packages/core/src/index.ts'),
-  '@arca/source-sqlite': src('./packages/source-sqlite/src/index.ts'),
-};
+// Tests import sibling packages from source (packages/<name>/src/index.ts for @arca/<name>),
+// so `vitest` needs no build first. The test kit is a sub-path export of core.
+const alias: Record<string, string> = { '@arca/core/test-kit': here('./packages/core/src/test-kit/index.ts') };
+for (const dir of readdirSync(here('./packages'))) {
+  const entry = here(`./packages/${dir}/src/index.ts`);
+  if (existsSync(entry)) alias[`@arca/${dir}`] = entry;
+}
 
 export default defineConfig({
   resolve: { alias },
@@ -16,11 +18,11 @@ export default defineConfig({
     projects: [
       {
         resolve: { alias },
-        test: { name: 'packages', include: ['packages/*/test/**/*.test.ts'], testTimeout: 60_000, hookTimeout: 60_000 },
+        test: { name: 'packages', include: ['packages/*/test/**/*.test.ts'], testTimeout: 60_000, hookTimeout: 120_000 },
       },
       {
         resolve: { alias },
-        test: { name: 'examples', include: ['examples/**/*.test.ts', 'scripts/**/*.test.ts'], testTimeout: 120_000 },
+        test: { name: 'examples', include: ['examples/**/*.test.ts', 'scripts/**/*.test.ts'], testTimeout: 180_000, hookTimeout: 120_000 },
       },
     ],
   },
