@@ -136,6 +136,28 @@ export function testDestination(name: string, factory: DestinationFactory, optio
       expect(await keysUnder(d, `${root}/fail/`)).toEqual([key]);
     });
 
+    it('keeps an object invisible until its put resolves', { timeout }, async () => {
+      const key = `${root}/inflight/obj`;
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      let reached!: () => void;
+      const halfway = new Promise<void>((r) => (reached = r));
+      async function* slow(): AsyncIterable<Uint8Array> {
+        yield Buffer.alloc(1 << 16, 1);
+        reached();
+        await gate;
+        yield Buffer.alloc(1 << 16, 2);
+      }
+      const pending = d.put(key, slow());
+      await halfway;
+      await new Promise((r) => setTimeout(r, 50));
+      expect(await d.stat(key)).toBeUndefined();
+      expect(await keysUnder(d, `${root}/inflight/`)).toEqual([]);
+      release();
+      expect((await pending).bytes).toBe(2 << 16);
+      expect((await d.stat(key))?.size).toBe(2 << 16);
+    });
+
     it('stops on abort with ABORTED and leaves nothing visible', { timeout }, async () => {
       const ac = new AbortController();
       const key = `${root}/abort/obj`;
