@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import picomatch from 'picomatch';
 import * as tar from 'tar-stream';
 import { z } from 'zod';
-import { ArcaError, ErrorCodes, abortError } from '../errors.js';
+import { ArcaError, ErrorCodes, abortError, throwIfAborted } from '../errors.js';
 import type { CheckReport, Dump, Source } from '../contracts.js';
 import { parseOptions } from '../options.js';
 import { restoreTarInto } from './directory-restore.js';
@@ -163,6 +163,7 @@ export function directory(options: DirectoryOptions): Source {
     },
 
     async dump(o = {}): Promise<Dump> {
+      throwIfAborted(o.signal, 'The folder backup');
       try {
         if (!(await fs.stat(root)).isDirectory()) throw new Error('not a directory');
       } catch (e) {

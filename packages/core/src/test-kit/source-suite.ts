@@ -71,11 +71,11 @@ export function testSource(name: string, factory: SourceFactory, options: Source
       const ac = new AbortController();
       const pre = new AbortController();
       pre.abort();
-      const early = await fx.source.dump({ signal: pre.signal }).then(
-        async (d) => {
-          await drain(d.stream);
-          return undefined;
-        },
+      const early = await (async () => {
+        const d = await fx.source.dump({ signal: pre.signal });
+        await drain(d.stream);
+      })().then(
+        () => undefined,
         (e: unknown) => e,
       );
       expect(early).toBeInstanceOf(ArcaError);
