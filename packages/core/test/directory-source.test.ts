@@ -51,7 +51,7 @@ async function tarOf(source: Source): Promise<string[]> {
   return names;
 }
 
-async function* tarWith(entries: Array<{ header: tar.Headers; body?: string }>): AsyncIterable<Uint8Array> {
+async function* tarWith(entries: Array<{ header: tar.Header; body?: string }>): AsyncIterable<Uint8Array> {
   const pack = tar.pack();
   for (const e of entries) pack.entry(e.header, e.body ?? '');
   pack.finalize();
@@ -119,7 +119,7 @@ describe('directory source', () => {
   });
 
   describe('restore refuses hostile archives (tar-slip) and changes nothing', () => {
-    const cases: Array<[string, Array<{ header: tar.Headers; body?: string }>]> = [
+    const cases: Array<[string, Array<{ header: tar.Header; body?: string }>]> = [
       ['a ../ entry', [{ header: { name: 'ok.txt', size: 2 }, body: 'ok' }, { header: { name: '../evil.txt', size: 4 }, body: 'evil' }]],
       ['an absolute entry', [{ header: { name: '/tmp/arca-evil-abs.txt', size: 4 }, body: 'evil' }]],
       ['a nested ../ entry', [{ header: { name: 'a/../../evil.txt', size: 4 }, body: 'evil' }]],

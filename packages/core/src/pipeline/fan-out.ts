@@ -31,6 +31,8 @@ interface Branch<T> {
   ended: boolean;
   failed?: unknown;
   dead: boolean;
+  /** Why the fan-out detached this consumer (stall, abort): reported instead of the consumer's own error. */
+  reason?: unknown;
   controller: AbortController;
   wakeConsumer?: () => void;
   wakeProducer?: () => void;
@@ -51,6 +53,7 @@ export async function fanOut<T>(
   const kill = (b: Branch<T>, reason: unknown) => {
     if (b.dead) return;
     b.dead = true;
+    b.reason = reason;
     b.queue.length = 0;
     b.controller.abort(reason);
     b.wakeProducer?.();
@@ -86,7 +89,7 @@ export async function fanOut<T>(
         },
         (error): FanOutResult<T> => {
           kill(b, error);
-          return { ok: false, error };
+          return { ok: false, error: b.reason ?? error };
         },
       );
   }

@@ -132,19 +132,20 @@ async function runLocked(ctx: ArcaContext, job: ResolvedJob, o: RunOptions): Pro
         })),
         { signal: o.signal, stallTimeoutMs: job.config.stallTimeoutMs },
       );
+      const aborted = o.signal?.aborted;
       for (const t of live) {
         const r = results.get(t.ref.name)!;
         if (r.ok) {
           t.written.push(key);
           t.result.bytes += r.value.bytes;
-        } else if (inputError === undefined) {
+        } else if (inputError === undefined && !aborted) {
           finishDest(t, 'failed', r.error);
           await cleanup(t);
           ctx.emitter.emit('destination:done', { runId, job: job.name, backupId, destination: { ...t.result } });
         }
       }
+      if (aborted) throw abortError(o.signal, `Run of ${job.name}`);
       if (inputError !== undefined) {
-        if (o.signal?.aborted) throw abortError(o.signal, `Run of ${job.name}`);
         throw inputError instanceof ArcaError
           ? inputError
           : new ArcaError(ErrorCodes.SOURCE_FAILED, `Source ${name} (${source.kind}) failed during the dump: ${(inputError as Error)?.message ?? String(inputError)}`, { cause: inputError });
