@@ -51,9 +51,9 @@ async function tarOf(source: Source): Promise<string[]> {
   return names;
 }
 
-async function* tarWith(entries: Array<{ header: tar.Header; body?: string }>): AsyncIterable<Uint8Array> {
+async function* tarWith(entries: Array<{ header: Partial<tar.Header> & { name: string }; body?: string }>): AsyncIterable<Uint8Array> {
   const pack = tar.pack();
-  for (const e of entries) pack.entry(e.header, e.body ?? '');
+  for (const e of entries) pack.entry(e.header as tar.Header, e.body ?? '');
   pack.finalize();
   for await (const c of pack as AsyncIterable<Uint8Array>) yield c;
 }
@@ -119,7 +119,7 @@ describe('directory source', () => {
   });
 
   describe('restore refuses hostile archives (tar-slip) and changes nothing', () => {
-    const cases: Array<[string, Array<{ header: tar.Header; body?: string }>]> = [
+    const cases: Array<[string, Array<{ header: Partial<tar.Header> & { name: string }; body?: string }>]> = [
       ['a ../ entry', [{ header: { name: 'ok.txt', size: 2 }, body: 'ok' }, { header: { name: '../evil.txt', size: 4 }, body: 'evil' }]],
       ['an absolute entry', [{ header: { name: '/tmp/arca-evil-abs.txt', size: 4 }, body: 'evil' }]],
       ['a nested ../ entry', [{ header: { name: 'a/../../evil.txt', size: 4 }, body: 'evil' }]],
