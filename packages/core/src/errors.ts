@@ -22,6 +22,10 @@ export const ErrorCodes = {
   DEST_FULL: 'DEST_FULL',
   /** A destination stopped accepting data for longer than the stall timeout. */
   DEST_STALLED: 'DEST_STALLED',
+  /** A destination server's identity (SSH host key, TLS certificate fingerprint) is not the one configured. */
+  DEST_HOST_KEY_MISMATCH: 'DEST_HOST_KEY_MISMATCH',
+  /** A destination rejected the credentials (wrong user, password or key). */
+  DEST_AUTH: 'DEST_AUTH',
   /** Stored bytes do not match the sha256 recorded in the manifest. */
   CHECKSUM_MISMATCH: 'CHECKSUM_MISMATCH',
   /** A manifest or artifact is malformed, truncated or cannot be decoded. */
