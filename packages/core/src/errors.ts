@@ -42,6 +42,8 @@ export const ErrorCodes = {
   LOCKED: 'LOCKED',
   /** A codec (compression, encryption) failed or is not available. */
   CODEC_FAILED: 'CODEC_FAILED',
+  /** Encrypted data cannot be opened with the given identity or passphrase (wrong key). */
+  DECRYPT_FAILED: 'DECRYPT_FAILED',
   /** An external tool is missing or its version does not fit the server. */
   TOOL_NOT_FOUND: 'TOOL_NOT_FOUND',
   TOOL_VERSION_MISMATCH: 'TOOL_VERSION_MISMATCH',

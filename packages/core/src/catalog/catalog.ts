@@ -99,6 +99,7 @@ export async function getBackup(ctx: ArcaContext, jobName: string, backupId: str
 
 /** Destinations that hold a valid manifest for the backup, in priority order. */
 export async function findHolders(ctx: ArcaContext, job: ResolvedJob, backupId: string, o: SignalOptions = {}) {
+  assertValidBackupId(backupId);
   const found = await Promise.all(
     job.destinations.map(async (dest) => {
       try {
