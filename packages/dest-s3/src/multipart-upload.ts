@@ -1,0 +1,223 @@
+import { createHash } from 'node:crypto';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+  type CompletedPart,
+  type PutObjectCommandInput,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { ArcaError, ErrorCodes, abortError } from '@arca/core';
+import { partSizeFor, S3_LIMITS } from './s3-options.js';
+import { s3ErrorToArca } from './s3-errors.js';
+
+/** Headers every new object gets (encryption, storage class, object lock, content type). */
+export type ObjectParams = Pick<
+  PutObjectCommandInput,
+  'StorageClass' | 'ServerSideEncryption' | 'SSEKMSKeyId' | 'ObjectLockMode' | 'ObjectLockRetainUntilDate' | 'ContentType'
+>;
+
+export interface UploadParams {
+  client: S3Client;
+  bucket: string;
+  /** Full object key (prefix included). */
+  key: string;
+  params: ObjectParams;
+  /** Size of part 1; it doubles every 1000 parts (see `partSizeFor`). */
+  basePartSize: number;
+  queueSize: number;
+  contentMd5: boolean;
+  verifyEtag: boolean;
+  signal?: AbortSignal;
+  /** For messages: `S3 s3://bucket/key`. */
+  where: string;
+  /** Test hook: called with each S3 command name before it is sent. */
+  onCommand?: (name: string) => void;
+}
+
+export interface UploadResult {
+  bytes: number;
+  parts: number;
+  abortedUploadId?: string;
+}
+
+/** Wraps an error thrown by the data being uploaded, so it passes through unchanged. */
+class DataError {
+  constructor(readonly inner: unknown) {}
+}
+
+const md5 = (b: Uint8Array) => createHash('md5').update(b).digest();
+const unquote = (etag: string | undefined) => (etag ?? '').replace(/^"|"$/g, '').toLowerCase();
+
+/**
+ * Stream `data` to S3. Data up to one part goes in a single PutObject; anything larger in
+ * a multipart upload with up to `queueSize` parts in flight. The object becomes visible
+ * only when PutObject/CompleteMultipartUpload succeeds, so the write is atomic. On any
+ * failure, data error or abort, in-flight parts are cancelled and AbortMultipartUpload is
+ * sent so no orphan parts are billed (if the server refuses it, a bucket lifecycle rule
+ * `AbortIncompleteMultipartUpload` cleans up; see the README).
+ *
+ * Written by hand instead of @aws-sdk/lib-storage's `Upload` because `Upload` uses one
+ * fixed part size: an unknown-length stream of up to 5 TiB would then need ~525 MiB parts,
+ * i.e. gigabytes of memory with a queue. Here the part size grows with the upload.
+ * Memory: at most (queueSize + 1) parts, plus one chunk.
+ */
+export async function uploadStream(data: AsyncIterable<Uint8Array>, p: UploadParams): Promise<UploadResult> {
+  const ac = new AbortController();
+  const onAbort = () => ac.abort(p.signal?.reason);
+  if (p.signal?.aborted) throw abortError(p.signal, p.where);
+  p.signal?.addEventListener('abort', onAbort, { once: true });
+  const aborted = new Promise<never>((_, reject) => ac.signal.addEventListener('abort', () => reject(abortError(p.signal, p.where)), { once: true }));
+  aborted.catch(() => {});
+  const send = <T>(cmd: { constructor: { name: string } } & object): Promise<T> => {
+    p.onCommand?.(cmd.constructor.name);
+    return p.client.send(cmd as never, { abortSignal: ac.signal }) as Promise<T>;
+  };
+
+  const chunks: Uint8Array[] = [];
+  let buffered = 0;
+  let bytes = 0;
+  let partNo = 0;
+  let uploadId: string | undefined;
+  let failure: unknown;
+  let dataDone = false;
+  const done: CompletedPart[] = [];
+  const inFlight = new Set<Promise<void>>();
+  const it = data[Symbol.asyncIterator]();
+
+  const take = (n: number): Buffer => {
+    const parts: Uint8Array[] = [];
+    let got = 0;
+    while (got < n) {
+      const c = chunks[0]!;
+      const need = n - got;
+      if (c.byteLength <= need) {
+        parts.push(c);
+        chunks.shift();
+        got += c.byteLength;
+      } else {
+        parts.push(c.subarray(0, need));
+        chunks[0] = c.subarray(need);
+        got += need;
+      }
+    }
+    buffered -= n;
+    if (parts.length === 1) return Buffer.from(parts[0]!.buffer, parts[0]!.byteOffset, parts[0]!.byteLength);
+    return Buffer.concat(parts, n);
+  };
+
+  const checkEtag = (etag: string | undefined, digest: Buffer, what: string) => {
+    const e = unquote(etag);
+    if (p.verifyEtag && /^[0-9a-f]{32}$/.test(e) && e !== digest.toString('hex')) {
+      throw new ArcaError(ErrorCodes.CHECKSUM_MISMATCH, `${p.where}: the server stored ${what} with MD5 ${e}, but Arca sent ${digest.toString('hex')}: the data was corrupted on the way. Run again; if it repeats, set requestChecksumCalculation: 'WHEN_REQUIRED' for this endpoint.`);
+    }
+  };
+
+  const startPart = async (n: number, body: Buffer) => {
+    while (inFlight.size >= p.queueSize) await Promise.race(inFlight);
+    if (failure !== undefined) throw failure;
+    const digest = md5(body);
+    const job = send<{ ETag?: string }>(
+      new UploadPartCommand({ Bucket: p.bucket, Key: p.key, UploadId: uploadId, PartNumber: n, Body: body, ContentLength: body.byteLength, ...(p.contentMd5 ? { ContentMD5: digest.toString('base64') } : {}) }),
+    ).then(
+      (r) => {
+        checkEtag(r.ETag, digest, `part ${n}`);
+        done.push({ PartNumber: n, ETag: r.ETag });
+      },
+    ).catch((e: unknown) => {
+      failure ??= e;
+      ac.abort(e); // cancel the other parts at once
+    });
+    const tracked = job.finally(() => inFlight.delete(tracked));
+    inFlight.add(tracked);
+  };
+
+  try {
+    for (;;) {
+      let step: IteratorResult<Uint8Array>;
+      try {
+        step = await Promise.race([it.next(), aborted]);
+      } catch (e) {
+        if (ac.signal.aborted) throw failure ?? e;
+        throw new DataError(e);
+      }
+      if (failure !== undefined) throw failure;
+      if (ac.signal.aborted) throw abortError(p.signal, p.where);
+      if (step.done) {
+        dataDone = true;
+        break;
+      }
+      const chunk = step.value;
+      if (!chunk.byteLength) continue;
+      chunks.push(chunk);
+      buffered += chunk.byteLength;
+      bytes += chunk.byteLength;
+      for (let size = partSizeFor(partNo + 1, p.basePartSize); buffered >= size && buffered > 0; size = partSizeFor(partNo + 1, p.basePartSize)) {
+        if (partNo + 1 > S3_LIMITS.maxParts) {
+          throw new ArcaError(ErrorCodes.DEST_FULL, `${p.where}: the stream exceeds S3's 10 000 parts (${bytes} bytes so far); S3 objects are limited to 5 TiB.`);
+        }
+        if (buffered === size && partNo === 0) break; // might be the whole object: decide at the end
+        uploadId ??= (await send<{ UploadId?: string }>(new CreateMultipartUploadCommand({ Bucket: p.bucket, Key: p.key, ...p.params }))).UploadId;
+        if (!uploadId) throw new ArcaError(ErrorCodes.DEST_UNREACHABLE, `${p.where}: the server returned no UploadId for CreateMultipartUpload.`);
+        await startPart(++partNo, take(size));
+      }
+    }
+
+    if (!uploadId) {
+      const body = take(buffered);
+      const digest = md5(body);
+      const r = await send<{ ETag?: string }>(
+        new PutObjectCommand({ Bucket: p.bucket, Key: p.key, Body: body, ContentLength: body.byteLength, ...(p.contentMd5 ? { ContentMD5: digest.toString('base64') } : {}), ...p.params }),
+      );
+      try {
+        checkEtag(r.ETag, digest, 'the object');
+      } catch (e) {
+        // Visible already: remove the corrupt copy (the previous object is lost either way).
+        await p.client.send(new DeleteObjectCommand({ Bucket: p.bucket, Key: p.key })).catch(() => {});
+        throw e;
+      }
+      partNo = 1;
+    } else {
+      if (buffered > 0) await startPart(++partNo, take(buffered));
+      while (inFlight.size) await Promise.race(inFlight);
+      if (failure !== undefined) throw failure;
+      done.sort((a, b) => a.PartNumber! - b.PartNumber!);
+      await send(new CompleteMultipartUploadCommand({ Bucket: p.bucket, Key: p.key, UploadId: uploadId, MultipartUpload: { Parts: done } }));
+      uploadId = undefined; // committed: nothing to abort any more
+    }
+
+    // The object is visible now. Make sure the server kept exactly what was sent (servers that
+    // mis-handle chunked checksums store extra bytes): otherwise remove it and fail.
+    const head = await send<{ ContentLength?: number }>(new HeadObjectCommand({ Bucket: p.bucket, Key: p.key }));
+    if (head.ContentLength !== undefined && head.ContentLength !== bytes) {
+      await p.client.send(new DeleteObjectCommand({ Bucket: p.bucket, Key: p.key })).catch(() => {});
+      throw new ArcaError(
+        ErrorCodes.CHECKSUM_MISMATCH,
+        `${p.where}: the server stored ${head.ContentLength} bytes but Arca sent ${bytes}; the object was removed. This S3-compatible server probably mishandles the SDK's checksums: set requestChecksumCalculation: 'WHEN_REQUIRED'.`,
+      );
+    }
+    return { bytes, parts: partNo };
+  } catch (e) {
+    if (!ac.signal.aborted) ac.abort(e);
+    await Promise.allSettled([...inFlight]);
+    if (!dataDone && !(e instanceof DataError)) void Promise.resolve(it.return?.()).catch(() => {});
+    let abortedUploadId: string | undefined;
+    if (uploadId) {
+      abortedUploadId = uploadId;
+      p.onCommand?.('AbortMultipartUploadCommand');
+      // Best effort and without the (aborted) signal: a refusal here leaves parts for the
+      // bucket's AbortIncompleteMultipartUpload lifecycle rule.
+      await p.client.send(new AbortMultipartUploadCommand({ Bucket: p.bucket, Key: p.key, UploadId: uploadId })).catch(() => {});
+    }
+    if (e instanceof DataError) throw e.inner;
+    const err = e === failure || !(e instanceof ArcaError) ? s3ErrorToArca(p.signal?.aborted ? abortError(p.signal, p.where) : e, { where: p.where, bucket: p.bucket, signal: p.signal, details: { key: p.key } }) : e;
+    if (abortedUploadId) err.details.abortedUploadId = abortedUploadId;
+    throw err;
+  } finally {
+    p.signal?.removeEventListener('abort', onAbort);
+  }
+}
