@@ -5,6 +5,7 @@ import { isValidName } from './keys.js';
 import { formatIssues } from './options.js';
 import { compileSchedule } from './schedule.js';
 import { gzip } from './codecs/gzip-codec.js';
+import { zstd } from './codecs/zstd-codec.js';
 
 export interface JobDestinationRef {
   /** A key of `createArca({ destinations })`. */
@@ -18,8 +19,8 @@ export interface JobConfig {
   sources: Record<string, Source>;
   /** Where to store it; several names fan out in parallel. */
   destinations: Array<string | JobDestinationRef>;
-  /** `'gzip'` (default, level 6), `'none'`, or a codec such as `gzip({ level: 1 })`. */
-  compress?: 'gzip' | 'none' | Codec;
+  /** `'gzip'` (default, level 6), `'zstd'` (level 3), `'none'`, or a codec such as `gzip({ level: 1 })` / `zstd({ level: 9 })`. */
+  compress?: 'gzip' | 'zstd' | 'none' | Codec;
   /** An encryption codec applied after compression. */
   encrypt?: Codec;
   /**
@@ -72,7 +73,7 @@ const JobSchema = z
     destinations: z
       .array(z.union([z.string(), z.object({ name: z.string(), priority: z.number().int().optional() })]))
       .min(1, 'a job needs at least one destination'),
-    compress: z.union([z.enum(['gzip', 'none']), CodecSchema]).optional(),
+    compress: z.union([z.enum(['gzip', 'zstd', 'none']), CodecSchema]).optional(),
     encrypt: CodecSchema.optional(),
     fanOut: z.enum(['parallel', 'sequential']).optional(),
     schedule: z.string().optional(),
@@ -137,6 +138,7 @@ export function resolveConfig(config: ArcaConfig): Map<string, ResolvedJob> {
     const codecs: Codec[] = [];
     const compress = job.compress ?? 'gzip';
     if (compress === 'gzip') codecs.push(gzip());
+    else if (compress === 'zstd') codecs.push(zstd());
     else if (compress !== 'none') codecs.push(compress);
     if (job.encrypt) codecs.push(job.encrypt);
     jobs.set(name, {
