@@ -5,10 +5,12 @@
  * - the binary log coordinates and GTID set written by `--master-data=2`/`--source-data=2`
  *   (header comments like `-- CHANGE MASTER TO MASTER_LOG_FILE='x', MASTER_LOG_POS=n;`);
  * - the exact number of rows dumped per table, by counting the tuples of every
- *   `INSERT INTO \`t\` VALUES (...),(...);` line. The tool writes each row as one
+ *   `INSERT INTO \`t\` VALUES (...),(...);` statement (one line in MySQL and older MariaDB,
+ *   one row per line since MariaDB 10.11.x/11.x). The tool writes each row as one
  *   parenthesised tuple, escapes quotes and newlines inside strings (`\'`, `\n`) and never
- *   writes a parenthesis outside a string within the value list, so counting `(` outside
- *   string literals is exact. Binary data is either hex (`0x..`, `--hex-blob`) or escaped.
+ *   writes a parenthesis or `;` outside a string within the value list, so counting `(` at
+ *   depth 0 outside string literals up to the `;` is exact. Binary data is hex (`0x..`,
+ *   `--hex-blob`) or escaped.
  *
  * Written by hand (a per-byte state machine) because no maintained streaming parser for
  * mysqldump output exists; an SQL parser would be far slower and hold whole statements.
@@ -28,6 +30,7 @@ const BSLASH = 0x5c;
 const LPAREN = 0x28;
 const RPAREN = 0x29;
 const BTICK = 0x60;
+const SEMI = 0x3b;
 const INSERT_PREFIX = Buffer.from('INSERT INTO `');
 const USE_PREFIX = Buffer.from('USE `');
 /** Header comments carrying binlog data appear before the first table, in the first KiBs. */
@@ -209,9 +212,10 @@ export class DumpScanner {
     this.mode = Mode.Insert;
   }
 
+  /** Statement ended at its `;`: the rest of that line is skipped. */
   private finishInsert(): void {
     this.counts!.set(this.table, (this.counts!.get(this.table) ?? 0) + this.tableRows);
-    this.mode = Mode.LineStart;
+    this.mode = Mode.Skip;
   }
 
   private finishHeader(): void {
@@ -221,7 +225,7 @@ export class DumpScanner {
     if (/LOG_FILE|gtid/i.test(text)) this.headerLines.push(text.trimEnd());
   }
 
-  /** The hot loop: returns the index after the INSERT line's newline, or buf.length. */
+  /** The hot loop: returns the index after the statement's `;`, or buf.length. */
   private scanInsert(buf: Buffer, from: number): number {
     let inStr = this.inStr;
     let esc = this.esc;
@@ -241,7 +245,7 @@ export class DumpScanner {
         else if (b === 0x56 /* V */ && depth === 0) {
           this.valuesStarted = true;
           break;
-        } else if (b === NL) {
+        } else if (b === SEMI) {
           this.depth = 0;
           this.finishInsert();
           return i + 1;
@@ -265,7 +269,7 @@ export class DumpScanner {
         depth++;
       } else if (b === RPAREN) depth--;
       else if (b === QUOTE || b === DQUOTE) inStr = b;
-      else if (b === NL) {
+      else if (b === SEMI && depth === 0) {
         this.tableRows += rowsHere;
         this.inStr = 0;
         this.esc = false;

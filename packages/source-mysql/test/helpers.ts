@@ -86,7 +86,7 @@ export async function seedLogistics(c: Connection, db: string, bigRows = 1000): 
   await c.query(`INSERT INTO texts_utf8 VALUES (1, 'emoji 🚀🔥 and 𝔘𝔫𝔦𝔠𝔬𝔡𝔢'), (2, 'tab\tquote'' dq" nul-free'), (3, '')`);
   await c.query(`INSERT INTO texts_latin1 VALUES (1, 'àèìòù ç ß ñ €'), (2, 'plain')`);
   const all = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
-  await c.query('INSERT INTO blobs VALUES (1, ?, ?), (2, ?, NULL), (3, NULL, ?)', [Buffer.concat([all, all.reverse(), Buffer.from("'),(\\\n")]), all, Buffer.alloc(100_000, 0), Buffer.from([0, 39, 92, 10, 13, 26])]);
+  await c.query('INSERT INTO blobs VALUES (1, ?, ?), (2, ?, NULL), (3, NULL, ?)', [Buffer.concat([all, Buffer.from(all).reverse(), Buffer.from("'),(\\\n")]), all, Buffer.alloc(100_000, 0), Buffer.from([0, 39, 92, 10, 13, 26])]);
 }
 
 /** CHECKSUM TABLE for every base table, sorted by name. */
