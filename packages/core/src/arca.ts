@@ -1,13 +1,15 @@
 import { createRequire } from 'node:module';
-import type { ArcaEventName, BackupSummary, Codec, RunLogEntry, RunResult, SignalOptions, CheckReport } from './contracts.js';
+import type { ArcaEventName, BackupSummary, Codec, RunLogEntry, RunLogQuery, RunResult, SignalOptions, CheckReport } from './contracts.js';
 import { resolveConfig, type ArcaConfig } from './config.js';
 import { createEmitter, type Listener } from './events.js';
 import { serializeError } from './errors.js';
 import { memoryRunLog } from './run-log.js';
 import { nextRuns } from './schedule.js';
 import { gzip } from './codecs/gzip-codec.js';
+import { zstd } from './codecs/zstd-codec.js';
 import { type ArcaContext, getJob } from './pipeline/context.js';
-import { runBackup, type RunOptions } from './pipeline/run-backup.js';
+import type { RunOptions } from './pipeline/run-backup.js';
+import { createScheduler, type StopOptions } from './scheduler/scheduler.js';
 import { getBackup, listBackups, type BackupDetails } from './catalog/catalog.js';
 import { verifyBackup, type VerifyOptions, type VerifyReport } from './operations/verify-backup.js';
 import { restoreBackup, type RestoreBackupOptions, type RestoreReport } from './operations/restore-backup.js';
@@ -41,8 +43,23 @@ export interface Arca {
   retryFailed(job: string, backupId: string, o?: SignalOptions & { actor?: string }): Promise<RetryReport>;
   /** Pre-flight of every source and destination of a job (no data is written but a probe file). */
   check(job: string, o?: SignalOptions): Promise<JobCheck>;
-  /** Run history and audit entries, newest first. */
-  history(o?: { job?: string; limit?: number }): Promise<RunLogEntry[]>;
+  /** Run history and audit entries, newest first, filtered by job, type, status, time range, with offset/limit paging. */
+  history(o?: RunLogQuery): Promise<RunLogEntry[]>;
+  /**
+   * Arm the schedules of every job that has one (idempotent). Scheduled runs never overlap:
+   * a due run of a job still running (here, or elsewhere through `lock`) is skipped and
+   * recorded with `LOCKED`. Jobs with `catchUp: 'once'` whose latest due time has no run in
+   * the run log run once now. Resolves when the timers are armed and catch-up runs launched;
+   * never rejects (problems become `error` events).
+   */
+  start(): Promise<void>;
+  /**
+   * Disarm the schedules and wait for every backup started by the scheduler or `run()` to
+   * finish; after `timeoutMs` the remaining ones are aborted (they end `failed`/`ABORTED`,
+   * nothing half-written stays). Resolves when nothing runs. `run()` is refused with
+   * `ABORTED` while stopping. Wiring it to SIGTERM is the host's choice.
+   */
+  stop(o?: StopOptions): Promise<void>;
   /** The next run times of a scheduled job (empty when it has no schedule). */
   nextRuns(job: string, n?: number, from?: Date): Date[];
   /** Job names in config order. */
@@ -62,6 +79,7 @@ export function createArca(config: ArcaConfig): Arca {
   const codecs = new Map<string, Codec>();
   const builtin = gzip();
   codecs.set(builtin.name, builtin);
+  codecs.set('zstd', zstd()); // loads its binding lazily, only when a zstd artifact is read
   for (const j of jobs.values()) for (const c of j.codecs) codecs.set(c.name, c);
   for (const c of config.codecs ?? []) codecs.set(c.name, c);
   const ctx: ArcaContext = {
@@ -74,6 +92,7 @@ export function createArca(config: ArcaConfig): Arca {
     running: new Set(),
     version: VERSION,
   };
+  const scheduler = createScheduler(ctx, config.scheduler);
   const checkAll = async <T extends { kind: string; check?(o?: SignalOptions): Promise<CheckReport> }>(name: string, x: T, o: SignalOptions) => {
     let report: CheckReport;
     try {
@@ -85,7 +104,9 @@ export function createArca(config: ArcaConfig): Arca {
   };
   return {
     version: VERSION,
-    run: (job, o) => runBackup(ctx, job, o),
+    run: (job, o) => scheduler.run(job, o),
+    start: () => scheduler.start(),
+    stop: (o) => scheduler.stop(o),
     list: (job, o) => listBackups(ctx, job, o),
     get: (job, id, o) => getBackup(ctx, job, id, o),
     verify: (job, id, o) => verifyBackup(ctx, job, id, o),

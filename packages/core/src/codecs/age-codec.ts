@@ -97,7 +97,7 @@ export function age(options: AgeOptions): Codec {
     throw new ArcaError(ErrorCodes.CONFIG_INVALID, 'age() needs recipients (age1... public keys) to encrypt, identities to decrypt, or a passphrase.');
   }
   const workFactor = o.workFactor ?? 18;
-  const maxWorkFactor = Math.max(o.maxWorkFactor ?? 20, workFactor);
+  const maxWorkFactor = o.maxWorkFactor ?? Math.max(20, workFactor);
   const identitySources: AgeSecret[] = o.identities === undefined ? [] : Array.isArray(o.identities) ? o.identities : [o.identities];
   // Literal identities are checked now, so a typo fails at startup rather than at restore.
   for (const s of identitySources) if (typeof s === 'string') parseIdentityFile(s, describeSource(s));

@@ -308,7 +308,7 @@ async function* decryptFrom(it: AsyncIterator<Bytes>, unwrappers: Unwrapper[], s
     const kinds = [...new Set(stanzas.map((s) => s.type))].join(', ');
     throw new ArcaError(
       ErrorCodes.DECRYPT_FAILED,
-      `None of the given age identities can decrypt this file (tried ${unwrappers.map((u) => u.label).join('; ') || 'nothing'}; the file has ${stanzas.length} ${kinds} recipient stanza${stanzas.length === 1 ? '' : 's'}). Use the identity whose public key is listed in the backup's manifest${kinds.includes('scrypt') ? ', or the passphrase it was encrypted with' : ''}.`,
+      `None of the given age identities can decrypt this file (tried ${unwrappers.map((u) => u.label).join('; ') || 'nothing'}; the file has ${stanzas.length} ${kinds} recipient stanza${stanzas.length === 1 ? '' : 's'}). Use the identity whose public key is listed in the backup's manifest${kinds.includes('scrypt') ? ', or the passphrase it was encrypted with' : ''}. (A modified recipient stanza also shows up this way.)`,
     );
   }
   if (fileKey.length !== 16 || !timingSafeEqual(headerMac(fileKey, Buffer.from(headerText.slice(0, macAt), 'latin1')), mac)) {
