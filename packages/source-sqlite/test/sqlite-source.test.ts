@@ -325,6 +325,20 @@ describe('sqlite restore', () => {
     expect(await besides(target)).toEqual([]);
   });
 
+  it('a folder as target is RESTORE_FAILED and nothing is read or written', async () => {
+    const dir = await tempDir();
+    let pulled = 0;
+    async function* input(): AsyncIterable<Bytes> {
+      pulled++;
+      yield new Uint8Array(10);
+    }
+    const e = await failure(sqlite({ path: dir }).restore!(input(), { overwrite: true }));
+    expect(e.code).toBe('RESTORE_FAILED');
+    expect(e.message).toMatch(/is a folder/);
+    expect(pulled).toBe(0);
+    expect(await fs.readdir(dir)).toEqual([]);
+  });
+
   it('abort while the input is stalled: ABORTED, temp removed, target untouched', async () => {
     const dir = await tempDir();
     const db = path.join(dir, 'a.db');
