@@ -1,0 +1,132 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { ArcaError, zstd } from '@arca/core';
+import { collect, describeWithService, generatedStream, peakRss } from '@arca/core/test-kit';
+
+async function* chunks(buf: Buffer, size = 10_000): AsyncIterable<Uint8Array> {
+  for (let i = 0; i < buf.length; i += size) yield buf.subarray(i, i + size);
+}
+const sha = (b: Buffer) => `${b.length} bytes ${createHash('sha256').update(b).digest('hex')}`;
+const csv = (rows: number) => Buffer.from(Array.from({ length: rows }, (_, i) => `${i},ticket-${i % 97},"customer ${i % 13}",open\n`).join(''));
+async function rejection(p: Promise<unknown>): Promise<ArcaError> {
+  const e = await p.then(
+    () => undefined,
+    (x: unknown) => x,
+  );
+  expect(e).toBeInstanceOf(ArcaError);
+  return e as ArcaError;
+}
+const zstdCli = (args: string[], input: Buffer) => spawnSync('zstd', args, { input, maxBuffer: 256 << 20 });
+const hasZstd = async () => (spawnSync('zstd', ['--version']).status === 0 ? undefined : 'the `zstd` command (Debian package zstd) is not installed');
+
+describe('zstd options', () => {
+  it('validates the level and describes itself', () => {
+    expect(() => zstd({ level: 0 })).toThrow(/level/);
+    expect(() => zstd({ level: 23 })).toThrow(/level/);
+    expect(zstd().describe()).toEqual({ level: 3 });
+    expect(zstd({ level: 9, threads: 2 }).describe()).toEqual({ level: 9, threads: 2 });
+    expect(zstd().extension).toBe('.zst');
+  });
+
+  it('a missing zstd command is CODEC_FAILED saying how to fix it', async () => {
+    const c = zstd({ implementation: 'cli', command: '/nonexistent/zstd' });
+    const e = await rejection(collect(c.encode(chunks(Buffer.from('x')))));
+    expect(e.code).toBe('CODEC_FAILED');
+    expect(e.message).toMatch(/zstd-napi@0\.0\.13.*apt-get install zstd/);
+  });
+});
+
+await describeWithService('zstd interop with the zstd CLI', hasZstd, () => {
+  const plain = csv(40_000); // ~1.3 MB of CSV-like text
+  for (const implementation of ['native', 'cli'] as const) {
+    describe(implementation, () => {
+      it.each([1, 3, 9])('level %i: `zstd -d` reads Arca output; Arca reads `zstd` output', async (level) => {
+        const c = zstd({ level, implementation });
+        const enc = await collect(c.encode(chunks(plain)));
+        expect(enc.length).toBeLessThan(plain.length / 4);
+        expect(enc.readUInt32LE(0)).toBe(0xfd2fb528); // zstd frame magic
+        const d = zstdCli(['-d', '-c'], enc);
+        expect(d.status, d.stderr.toString()).toBe(0);
+        expect(sha(d.stdout)).toBe(sha(plain));
+        const fromCli = zstdCli([`-${level}`, '-c'], plain).stdout;
+        expect(sha(await collect(c.decode(chunks(fromCli, 4096))))).toBe(sha(plain));
+      });
+
+      it('empty input round trips', async () => {
+        const c = zstd({ implementation });
+        const enc = await collect(c.encode(chunks(Buffer.alloc(0))));
+        expect(zstdCli(['-d', '-c'], enc).status).toBe(0);
+        expect((await collect(c.decode(chunks(enc)))).length).toBe(0);
+      });
+
+      it('truncated or corrupt input → CORRUPT_ARTIFACT', async () => {
+        const c = zstd({ implementation });
+        const enc = await collect(c.encode(chunks(plain)));
+        const truncated = await rejection(collect(c.decode(chunks(enc.subarray(0, enc.length - 100)))));
+        expect(truncated.code).toBe('CORRUPT_ARTIFACT');
+        const garbage = await rejection(collect(c.decode(chunks(Buffer.from('definitely not zstd data')))));
+        expect(garbage.code).toBe('CORRUPT_ARTIFACT');
+        const flipped = Buffer.from(enc);
+        flipped[Math.floor(enc.length / 2)] ^= 0x55;
+        const bad = await rejection(collect(c.decode(chunks(flipped))));
+        expect(bad.code).toBe('CORRUPT_ARTIFACT');
+        expect(bad.message).toMatch(/corrupt or truncated/);
+      });
+
+      it('an input error propagates (a failed dump is not a short artifact)', async () => {
+        async function* failing() {
+          yield Buffer.from('some data');
+          throw new ArcaError('SOURCE_FAILED', 'dump died');
+        }
+        const e = await rejection(collect(zstd({ implementation }).encode(failing())));
+        expect(e.code).toBe('SOURCE_FAILED');
+      });
+
+      it('abort stops with ABORTED', async () => {
+        const ac = new AbortController();
+        const src = generatedStream(64 << 20, {
+          onChunk: (sent) => {
+            if (sent > 4 << 20) ac.abort();
+          },
+        });
+        const e = await rejection(collect(zstd({ implementation }).encode(src, { signal: ac.signal })));
+        expect(e.code).toBe('ABORTED');
+      });
+    });
+  }
+
+  it('the CLI implementation kills zstd when the consumer stops early', async () => {
+    const ours = () => spawnSync('pgrep', ['-P', String(process.pid), '-x', 'zstd'], { encoding: 'utf8' }).stdout.trim();
+    const it = zstd({ implementation: 'cli' }).encode(generatedStream(64 << 20))[Symbol.asyncIterator]();
+    await it.next();
+    expect(ours()).not.toBe('');
+    await it.return!();
+    // poll until the kernel reaped it instead of sleeping a fixed time
+    for (let i = 0; i < 100 && ours() !== ''; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(ours()).toBe('');
+  });
+
+  it('128 MiB through native zstd and back with flat memory, output readable by `zstd -d`', { timeout: 120_000 }, async () => {
+    const size = 128 << 20;
+    const src = generatedStream(size, { chunk: 1 << 20 });
+    const child = spawn('zstd', ['-d', '-c'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const digest = createHash('sha256');
+    let out = 0;
+    child.stdout.on('data', (c: Buffer) => {
+      digest.update(c);
+      out += c.length;
+    });
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const { peakGrowth } = await peakRss(async () => {
+      for await (const c of zstd({ implementation: 'native', level: 1 }).encode(src)) {
+        if (!child.stdin.write(c)) await new Promise((r) => child.stdin.once('drain', r));
+      }
+      child.stdin.end();
+      expect(await closed).toBe(0);
+    });
+    expect(out).toBe(size);
+    expect(digest.digest('hex')).toBe(src.sha256());
+    expect(peakGrowth).toBeLessThan(96 << 20);
+  });
+});
