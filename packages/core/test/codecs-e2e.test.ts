@@ -64,7 +64,7 @@ await describeWithService('zstd + age backups open with standard tools and resto
     const stored = path.join(folder, 'uploads.tar.zst.age');
     const original = await fs.readFile(stored);
     const tampered = Buffer.from(original);
-    tampered[tampered.length - 40] ^= 1;
+    tampered[tampered.length - 40]! ^= 1;
     await fs.writeFile(stored, tampered);
     const reader = createArca({ destinations: { local: localDir({ path: backups }) }, jobs: { daily: job }, codecs: [age({ identities: { file: keyFile } })] });
     const t = await reader.restore('daily', run.backupId, { into: directory({ path: target }), overwrite: true }).catch((x: unknown) => x);

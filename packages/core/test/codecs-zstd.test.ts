@@ -68,7 +68,7 @@ await describeWithService('zstd interop with the zstd CLI', hasZstd, () => {
         const garbage = await rejection(collect(c.decode(chunks(Buffer.from('definitely not zstd data')))));
         expect(garbage.code).toBe('CORRUPT_ARTIFACT');
         const flipped = Buffer.from(enc);
-        flipped[Math.floor(enc.length / 2)] ^= 0x55;
+        flipped[Math.floor(enc.length / 2)]! ^= 0x55;
         const bad = await rejection(collect(c.decode(chunks(flipped))));
         expect(bad.code).toBe('CORRUPT_ARTIFACT');
         expect(bad.message).toMatch(/corrupt or truncated/);
