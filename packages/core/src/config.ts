@@ -33,6 +33,14 @@ export interface JobConfig {
   schedule?: string;
   /** IANA zone for the schedule (default: the host's). */
   timezone?: string;
+  /**
+   * Runs missed while the app was down (needs a run log that survives restarts, e.g.
+   * `jsonlRunLog`): `'once'` runs the job once at `arca.start()` when its latest due time has
+   * no run in the log; `'none'` (default) waits for the next due time.
+   */
+  catchUp?: 'none' | 'once';
+  /** Delay each scheduled run by a random 0…jitterMs, to spread jobs due at the same time. */
+  jitterMs?: number;
   retention?: RetentionPolicy;
   health?: { maxAge?: string };
   tags?: string[];
@@ -51,6 +59,11 @@ export interface ArcaConfig {
   codecs?: Codec[];
   /** Overlap protection across processes (default: in-process only). */
   lock?: Lock;
+  /** In-process scheduler settings (`arca.start()`). */
+  scheduler?: {
+    /** Scheduled runs allowed at once across all jobs; further due runs wait their turn (default: no limit). */
+    concurrency?: number;
+  };
 }
 
 const fn = (v: unknown, ...names: string[]) =>
@@ -78,6 +91,8 @@ const JobSchema = z
     fanOut: z.enum(['parallel', 'sequential']).optional(),
     schedule: z.string().optional(),
     timezone: z.string().optional(),
+    catchUp: z.enum(['none', 'once']).optional(),
+    jitterMs: z.number().int().nonnegative().optional(),
     retention: z.custom<RetentionPolicy>((v) => fn(v, 'plan'), { message: 'must be a RetentionPolicy (an object with plan())' }).optional(),
     health: z.object({ maxAge: z.string().optional() }).optional(),
     tags: z.array(z.string()).optional(),
@@ -93,6 +108,7 @@ const ConfigSchema = z
     runLog: z.custom<RunLog>((v) => fn(v, 'append', 'read'), { message: 'must be a RunLog (append() and read())' }).optional(),
     codecs: z.array(CodecSchema).optional(),
     lock: z.custom<Lock>((v) => fn(v, 'acquire'), { message: 'must be a Lock (an object with acquire())' }).optional(),
+    scheduler: z.object({ concurrency: z.number().int().min(1).optional() }).strict().optional(),
   })
   .strict();
 
@@ -134,6 +150,8 @@ export function resolveConfig(config: ArcaConfig): Map<string, ResolvedJob> {
       } catch (e) {
         problems.push(`jobs.${name}.schedule: ${(e as Error).message}`);
       }
+    } else if (job.catchUp === 'once' || job.jitterMs) {
+      problems.push(`jobs.${name}: catchUp and jitterMs need a schedule (add schedule: 'daily@02:00' or remove them)`);
     }
     const codecs: Codec[] = [];
     const compress = job.compress ?? 'gzip';

@@ -154,6 +154,8 @@ export interface Trigger {
   type: TriggerType;
   /** Who asked for it (user name, API client); free text, shown in history. */
   actor?: string;
+  /** For `schedule` triggers: the ISO time the run was due (before jitter, a concurrency wait or a catch-up). */
+  scheduledFor?: string;
 }
 
 export type RunStatus = 'running' | 'completed' | 'partial' | 'failed';
@@ -250,6 +252,8 @@ export interface ArcaEvents {
   progress: ProgressEvent;
   'destination:done': { runId: string; job: string; backupId: string; destination: DestinationResult };
   'run:done': RunResult;
+  /** A scheduled run did not happen because the job was still running (here, or elsewhere through the `Lock`). */
+  'run:skipped': SkippedRun;
   /** Something failed outside a run's own result (a notifier, an invalid manifest in the catalog). */
   error: { error: SerializedError; context: string; job?: string; backupId?: string };
   /** Audit trail: restore, delete, verify, retry. */
@@ -280,21 +284,73 @@ export interface Notifier {
   notify(event: ArcaEvent, o?: SignalOptions): Promise<void>;
 }
 
-export type RunLogEntry = ({ type: 'run' } & RunResult) | ({ type: 'audit' } & AuditEntry);
+/**
+ * A scheduled run that was skipped: no backup was made (`backupId` is `''`, no artifacts or
+ * destinations). `error.code` says why: `LOCKED` when the previous run of the job was still
+ * going, in this process or (through the `Lock`) in another one.
+ */
+export interface SkippedRun extends Omit<RunResult, 'status' | 'error'> {
+  status: 'skipped';
+  error: SerializedError;
+}
+
+export type RunLogEntry = ({ type: 'run' } & RunResult) | ({ type: 'run' } & SkippedRun) | ({ type: 'audit' } & AuditEntry);
+
+/** Status of a run entry in the history: a finished run's status, or `'skipped'`. */
+export type RunEntryStatus = RunResult['status'] | SkippedRun['status'];
+
+/** History filters. Every filter narrows; entries come newest first. */
+export interface RunLogQuery extends SignalOptions {
+  job?: string;
+  /** `'run'` entries (finished and skipped runs) or `'audit'` entries only. */
+  type?: RunLogEntry['type'];
+  /** Only runs with this status (or one of these); audit entries never match. */
+  status?: RunEntryStatus | RunEntryStatus[];
+  /** Entries at or after this time (a run's `startedAt`, an audit entry's `at`). */
+  since?: Date | string;
+  /** Entries strictly before this time. */
+  until?: Date | string;
+  /** Skip this many matching entries first (paging). */
+  offset?: number;
+  /** At most this many entries. */
+  limit?: number;
+}
 
 export interface RunLog {
   /** Append one entry durably. A failure is reported as an `error` event, never fails the run. */
   append(entry: RunLogEntry, o?: SignalOptions): Promise<void>;
-  /** Newest first. */
-  read(o?: SignalOptions & { job?: string; limit?: number }): Promise<RunLogEntry[]>;
+  /**
+   * Matching entries, newest first. MUST apply every filter of the query (`queryRunLog` in
+   * core does it for an array of entries), including `offset` before `limit`.
+   */
+  read(o?: RunLogQuery): Promise<RunLogEntry[]>;
 }
 
 export interface LockHandle {
+  /**
+   * Give the lock back. MUST be idempotent and MUST NOT reject for a lock that was already
+   * lost (connection gone, taken over as stale): there is nothing left to give back.
+   */
   release(): Promise<void>;
 }
 
+/**
+ * Mutual exclusion between runs of the same job across processes (and hosts, if the backend
+ * is shared). Core calls `acquire('arca:job:<job>')` before a run and `release()` after it,
+ * in a `finally`; a run that finds the lock held is refused with `LOCKED` (a scheduled one is
+ * recorded as skipped).
+ */
 export interface Lock {
-  /** Take the lock for `key`, or resolve `undefined` at once when someone else holds it. */
+  /**
+   * Take the lock for `key` (an opaque string: escape or hash it for the backend). MUST NOT
+   * wait for a holder: resolve `undefined` at once when a live holder has it, including
+   * another acquisition in this same process. MUST reject (never resolve `undefined`) when
+   * the backend fails (unreachable database, unwritable folder), so a run fails visibly
+   * instead of running unprotected or being skipped silently; MUST reject with `ABORTED`
+   * when `signal` aborts. A holder that dies (crash, `kill -9`, lost connection) MUST NOT
+   * block the key forever: the backend frees it by itself (session end) or treats it as
+   * stale after a bounded time.
+   */
   acquire(key: string, o?: SignalOptions): Promise<LockHandle | undefined>;
 }
 

@@ -28,3 +28,8 @@ export { age } from './codecs/age-codec.js';
 export type { AgeOptions, AgeSecret } from './codecs/age-codec.js';
 export { generateAgeIdentity } from './codecs/age-keys.js';
 export type { AgeKeyPair } from './codecs/age-keys.js';
+export { missedRun } from './scheduler/scheduler.js';
+export type { StopOptions, SchedulerOptions } from './scheduler/scheduler.js';
+export { fileLock, lockFileName } from './scheduler/file-lock.js';
+export type { FileLockOptions, FileLock, FileLockHandle, FileLockInfo } from './scheduler/file-lock.js';
+export { queryRunLog } from './run-log.js';

@@ -1,13 +1,42 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { redact } from './errors.js';
-import type { RunLog, RunLogEntry } from './contracts.js';
+import { ArcaError, ErrorCodes, redact } from './errors.js';
+import type { RunLog, RunLogEntry, RunLogQuery } from './contracts.js';
 
-function select(entries: RunLogEntry[], o: { job?: string; limit?: number }): RunLogEntry[] {
+const time = (v: Date | string | undefined, what: string): number | undefined => {
+  if (v === undefined) return undefined;
+  const t = v instanceof Date ? v.getTime() : Date.parse(v);
+  if (Number.isNaN(t)) throw new ArcaError(ErrorCodes.CONFIG_INVALID, `History query: ${what} ${JSON.stringify(String(v))} is not a date; give a Date or an ISO string like 2026-11-22T02:00:00Z.`);
+  return t;
+};
+
+/**
+ * Apply a history query to entries in append order (oldest first): newest first, filtered,
+ * then `offset` and `limit`. For `RunLog` implementations that hold entries in memory or read
+ * them from a file.
+ */
+export function queryRunLog(entries: readonly RunLogEntry[], o: RunLogQuery = {}): RunLogEntry[] {
+  const since = time(o.since, 'since');
+  const until = time(o.until, 'until');
+  const statuses = o.status === undefined ? undefined : new Set(Array.isArray(o.status) ? o.status : [o.status]);
+  let skip = o.offset ?? 0;
+  const limit = o.limit ?? Infinity;
   const out: RunLogEntry[] = [];
-  for (let i = entries.length - 1; i >= 0 && out.length < (o.limit ?? Infinity); i--) {
+  for (let i = entries.length - 1; i >= 0 && out.length < limit; i--) {
     const e = entries[i]!;
-    if (!o.job || e.job === o.job) out.push(e);
+    if (o.job && e.job !== o.job) continue;
+    if (o.type && e.type !== o.type) continue;
+    if (statuses && (e.type !== 'run' || !statuses.has(e.status))) continue;
+    if (since !== undefined || until !== undefined) {
+      const t = Date.parse(e.type === 'run' ? e.startedAt : e.at);
+      if (since !== undefined && !(t >= since)) continue;
+      if (until !== undefined && !(t < until)) continue;
+    }
+    if (skip > 0) {
+      skip--;
+      continue;
+    }
+    out.push(e);
   }
   return out;
 }
@@ -21,7 +50,7 @@ export function memoryRunLog(max = 1000): RunLog {
       if (entries.length > max) entries.splice(0, entries.length - max);
     },
     async read(o = {}) {
-      return select(entries, o);
+      return queryRunLog(entries, o);
     },
   };
 }
@@ -60,7 +89,7 @@ export function jsonlRunLog(file: string): RunLog {
           // torn or foreign line: skip it, keep the rest of the history readable
         }
       }
-      return select(entries, o);
+      return queryRunLog(entries, o);
     },
   };
 }

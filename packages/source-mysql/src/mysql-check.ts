@@ -55,9 +55,10 @@ export async function currentGrants(conn: Conn): Promise<Grants> {
   return out;
 }
 
+/** Privilege held globally, or on `db` (db `''`: global only). */
 function has(g: Grants, db: string, priv: string): boolean {
   if (g.global.has('*') || g.global.has(priv)) return true;
-  return g.byDb.some((d) => d.pattern.test(db) && (d.privs.has('*') || d.privs.has(priv)));
+  return db !== '' && g.byDb.some((d) => d.pattern.test(db) && (d.privs.has('*') || d.privs.has(priv)));
 }
 
 /** Can the user read routine bodies? Tried for real on the first routine (works across versions). */
@@ -111,15 +112,23 @@ export async function checkSource(cfg: MySqlConfig, o: SignalOptions = {}): Prom
       const need: Array<[string, boolean, string]> = [
         ['SELECT', true, 'to read the tables'],
         ['SHOW VIEW', inv.views.length > 0, 'to dump its views'],
-        ['TRIGGER', cfg.triggers && inv.triggers.length > 0, 'to dump triggers (or set triggers: false)'],
-        ['EVENT', cfg.events && inv.events.length > 0, 'to dump events (or set events: false)'],
+        // Without TRIGGER/EVENT the objects are invisible and the dump silently lacks them,
+        // so these are needed whenever the option is on, not only when some are visible.
+        ['TRIGGER', cfg.triggers, 'to dump triggers (or set triggers: false)'],
+        ['EVENT', cfg.events, 'to dump events (or set events: false)'],
         ['LOCK TABLES', !cfg.singleTransaction, 'because singleTransaction is off'],
       ];
       const missing = need.filter(([p, wanted]) => wanted && !has(grants, db, p));
       if (missing.length && !grants.roles) {
         problems.push(`User ${cfg.user} lacks ${missing.map(([p, , why]) => `${p} (${why})`).join(', ')} on ${db}: GRANT ${missing.map(([p]) => p).join(', ')} ON \`${db}\`.* TO the user.`);
       }
-      if (cfg.routines && !(await canReadRoutines(conn, db, inv))) {
+      const routineGrant =
+        grants.roles ||
+        ['SELECT', 'SHOW_ROUTINE', 'SHOW CREATE ROUTINE'].some((p) => has(grants, '', p)) ||
+        has(grants, db, 'SHOW CREATE ROUTINE') ||
+        has(grants, 'mysql', 'SELECT') ||
+        Boolean(grants.byTable.get('mysql.proc')?.has('SELECT'));
+      if (cfg.routines && (!routineGrant || !(await canReadRoutines(conn, db, inv)))) {
         problems.push(
           server.flavour === 'mariadb'
             ? `User ${cfg.user} cannot read the bodies of the routines in ${db} (--routines): GRANT SELECT ON mysql.proc (MariaDB < 11.3) or SHOW CREATE ROUTINE (11.3+) to the user, or set routines: false.`
