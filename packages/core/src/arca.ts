@@ -14,6 +14,8 @@ import { getBackup, listBackups, type BackupDetails } from './catalog/catalog.js
 import { verifyBackup, type VerifyOptions, type VerifyReport } from './operations/verify-backup.js';
 import { restoreBackup, type RestoreBackupOptions, type RestoreReport } from './operations/restore-backup.js';
 import { deleteBackup, retryFailed, type DeleteOptions, type RetryReport } from './operations/manage-backups.js';
+import { pruneBackups, type PruneOptions, type PruneReport } from './retention/prune-backups.js';
+import { checkHealth, watchHealth, type HealthOptions, type HealthReport, type WatchHealthOptions } from './operations/health-check.js';
 
 const VERSION: string = (() => {
   try {
@@ -64,6 +66,23 @@ export interface Arca {
   nextRuns(job: string, n?: number, from?: Date): Date[];
   /** Job names in config order. */
   jobs(): string[];
+  /**
+   * Apply the job's retention (each destination's own policy, else the job's) and remove
+   * incomplete leftovers older than `leftoverGrace` (default 24 h). Returns every decision
+   * with its reasons; with `dryRun: true` nothing is deleted (what the UI/CLI show first).
+   * The newest completed backup is never deleted. Deletion failures are in the report
+   * (`ok: false`), not thrown; rejects only for an unknown job, a bad option or `ABORTED`.
+   * Deletions are recorded in the run log as `prune` audit entries with `actor`.
+   */
+  prune(job: string, o?: PruneOptions): Promise<PruneReport>;
+  /**
+   * Check the health of every job (RPO `health.maxAge`, `health.maxStorageBytes`, last run,
+   * failed destinations, last verify). Never rejects for an unhealthy job. Emits
+   * `health:unhealthy` / `health:recovered` (and notifies) only when a job's health changes.
+   */
+  health(o?: HealthOptions): Promise<HealthReport>;
+  /** Run `health()` now and every `every` (default 15 min) until the returned function is called. */
+  watchHealth(o?: WatchHealthOptions): () => void;
   /** Subscribe to an event; returns an unsubscribe function. */
   on<K extends ArcaEventName>(event: K, listener: Listener<K>): () => void;
   readonly version: string;
@@ -125,6 +144,9 @@ export function createArca(config: ArcaConfig): Arca {
       return job.config.schedule ? nextRuns(job.config.schedule, n, { timezone: job.config.timezone, from }) : [];
     },
     jobs: () => [...jobs.keys()],
+    prune: (job, o) => pruneBackups(ctx, job, o),
+    health: (o) => checkHealth(ctx, o),
+    watchHealth: (o) => watchHealth(ctx, o),
     on: (event, listener) => emitter.on(event, listener),
   };
 }

@@ -6,12 +6,18 @@ import { formatIssues } from './options.js';
 import { compileSchedule } from './schedule.js';
 import { gzip } from './codecs/gzip-codec.js';
 import { zstd } from './codecs/zstd-codec.js';
+import { parseDurationMs } from './retention/duration-parse.js';
 
 export interface JobDestinationRef {
   /** A key of `createArca({ destinations })`. */
   name: string;
   /** Lower runs first when `fanOut: 'sequential'`; also the order restore tries destinations. Default 0. */
   priority?: number;
+  /**
+   * Retention on this destination only (keep 7 days locally, 30 days remote). It REPLACES
+   * the job's `retention` on this destination; combine them with `allOf(...)` to apply both.
+   */
+  retention?: RetentionPolicy;
 }
 
 export interface JobConfig {
@@ -41,8 +47,14 @@ export interface JobConfig {
   catchUp?: 'none' | 'once';
   /** Delay each scheduled run by a random 0…jitterMs, to spread jobs due at the same time. */
   jitterMs?: number;
+  /** What `prune()` keeps, e.g. `gfs({ daily: 7, weekly: 4, monthly: 12 })` or `maxAge({ days: 30 })`; destinations may override it. */
   retention?: RetentionPolicy;
-  health?: { maxAge?: string };
+  /**
+   * Health rules checked by `health()`: `maxAge` is the RPO (the newest completed backup
+   * must be younger: `'26h'`, `'90m'`, `'2d'`), `maxStorageBytes` caps the bytes stored
+   * under the job on each destination.
+   */
+  health?: { maxAge?: string; maxStorageBytes?: number };
   tags?: string[];
   /** Detach a destination that accepts no data for this long (default 120 000 ms). */
   stallTimeoutMs?: number;
@@ -78,13 +90,16 @@ const DestSchema = z.custom<Destination>((v) => fn(v, 'put', 'get', 'list', 'sta
 const CodecSchema = z.custom<Codec>((v) => fn(v, 'encode', 'decode', 'describe') && typeof (v as Codec).name === 'string', {
   message: 'must be a Codec (an object with name, extension, encode() and decode())',
 });
+const RetentionSchema = z.custom<RetentionPolicy>((v) => fn(v, 'plan'), {
+  message: 'must be a RetentionPolicy (an object with plan(), e.g. gfs({ daily: 7 }) or maxAge({ days: 30 }))',
+});
 const nameKey = (what: string) => z.string().refine(isValidName, `invalid ${what} name: use 1–64 letters, digits, "_", "-" or "."`);
 
 const JobSchema = z
   .object({
     sources: z.record(nameKey('source'), SourceSchema).refine((r) => Object.keys(r).length > 0, 'a job needs at least one source'),
     destinations: z
-      .array(z.union([z.string(), z.object({ name: z.string(), priority: z.number().int().optional() })]))
+      .array(z.union([z.string(), z.object({ name: z.string(), priority: z.number().int().optional(), retention: RetentionSchema.optional() })]))
       .min(1, 'a job needs at least one destination'),
     compress: z.union([z.enum(['gzip', 'zstd', 'none']), CodecSchema]).optional(),
     encrypt: CodecSchema.optional(),
@@ -93,8 +108,8 @@ const JobSchema = z
     timezone: z.string().optional(),
     catchUp: z.enum(['none', 'once']).optional(),
     jitterMs: z.number().int().nonnegative().optional(),
-    retention: z.custom<RetentionPolicy>((v) => fn(v, 'plan'), { message: 'must be a RetentionPolicy (an object with plan())' }).optional(),
-    health: z.object({ maxAge: z.string().optional() }).optional(),
+    retention: RetentionSchema.optional(),
+    health: z.object({ maxAge: z.string().optional(), maxStorageBytes: z.number().positive().optional() }).optional(),
     tags: z.array(z.string()).optional(),
     stallTimeoutMs: z.number().int().nonnegative().optional(),
   })
@@ -116,6 +131,8 @@ export interface ResolvedDestination {
   name: string;
   priority: number;
   destination: Destination;
+  /** This destination's own policy (replaces the job's), if any. */
+  retention?: RetentionPolicy;
 }
 
 export interface ResolvedJob {
@@ -141,7 +158,7 @@ export function resolveConfig(config: ArcaConfig): Map<string, ResolvedJob> {
       const destination = config.destinations[dn];
       if (!destination) problems.push(`jobs.${name}.destinations: unknown destination "${dn}" (known: ${Object.keys(config.destinations).join(', ') || 'none'})`);
       else if (dests.some((d) => d.name === dn)) problems.push(`jobs.${name}.destinations: "${dn}" is listed twice`);
-      else dests.push({ name: dn, priority: typeof ref === 'string' ? 0 : (ref.priority ?? 0), destination });
+      else dests.push({ name: dn, priority: typeof ref === 'string' ? 0 : (ref.priority ?? 0), destination, ...(typeof ref !== 'string' && ref.retention ? { retention: ref.retention } : {}) });
     }
     dests.sort((a, b) => a.priority - b.priority);
     if (job.schedule !== undefined) {
@@ -152,6 +169,13 @@ export function resolveConfig(config: ArcaConfig): Map<string, ResolvedJob> {
       }
     } else if (job.catchUp === 'once' || job.jitterMs) {
       problems.push(`jobs.${name}: catchUp and jitterMs need a schedule (add schedule: 'daily@02:00' or remove them)`);
+    }
+    if (job.health?.maxAge !== undefined) {
+      try {
+        parseDurationMs(job.health.maxAge, 'health.maxAge');
+      } catch (e) {
+        problems.push(`jobs.${name}.health.maxAge: ${(e as Error).message}`);
+      }
     }
     const codecs: Codec[] = [];
     const compress = job.compress ?? 'gzip';

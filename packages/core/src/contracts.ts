@@ -256,15 +256,20 @@ export interface ArcaEvents {
   'run:skipped': SkippedRun;
   /** Something failed outside a run's own result (a notifier, an invalid manifest in the catalog). */
   error: { error: SerializedError; context: string; job?: string; backupId?: string };
-  /** Audit trail: restore, delete, verify, retry. */
+  /** Audit trail: restore, delete, verify, retry, prune. */
   audit: AuditEntry;
+  /** A job became unhealthy (emitted once per change by `health()` / `watchHealth()`, not on every check). */
+  'health:unhealthy': JobHealth;
+  /** A job that was unhealthy is healthy again (once per change). */
+  'health:recovered': JobHealth;
 }
 
 export type ArcaEventName = keyof ArcaEvents;
 export type ArcaEvent = { [K in ArcaEventName]: { type: K; data: ArcaEvents[K] } }[ArcaEventName];
 
 export interface AuditEntry {
-  action: 'restore' | 'delete' | 'verify' | 'retry';
+  /** `prune`: one entry per backup or leftover deleted by `prune()`, plus a summary entry (empty `backupId`) per prune run. */
+  action: 'restore' | 'delete' | 'verify' | 'retry' | 'prune';
   job: string;
   backupId: string;
   at: string;
@@ -361,6 +366,38 @@ export interface RetentionDecision {
 }
 
 export interface RetentionPolicy {
-  /** Decide for every backup given (newest first). MUST keep the newest one. Pure: no I/O. */
+  /**
+   * Decide for every backup given (newest first), one decision per backup, each with at
+   * least one human-readable reason (shown by `prune --dry-run`). MUST keep the newest one.
+   * Pure: no I/O, deterministic for the same input and `now`, so pruning twice deletes
+   * nothing more. Prune also enforces the newest-is-kept rule itself.
+   */
   plan(backups: BackupSummary[], now: Date): RetentionDecision[];
+  /** One line saying what the policy keeps ("keep 7 daily, 4 weekly backups"), for dry-runs and the UI. */
+  describe?(): string;
+}
+
+// ---------------------------------------------------------------- health
+
+/** The health of one job, as `arca.health()` reports it and `health:*` events carry it. */
+export interface JobHealth {
+  job: string;
+  /** True when `problems` is empty. */
+  healthy: boolean;
+  checkedAt: string;
+  /** What is wrong, each phrased with what to do. */
+  problems: string[];
+  /** The newest completed backup (valid manifest), if any. */
+  newest?: { id: string; startedAt: string; ageMs: number };
+  /** `health.maxAge` of the job in milliseconds (the RPO), if set. */
+  maxAgeMs?: number;
+  /** Bytes under the job's folder on each destination (backups and leftovers); missing when it could not be listed. */
+  storage: Array<{ destination: string; bytes?: number; backups?: number; error?: SerializedError }>;
+  maxStorageBytes?: number;
+  /** The newest verify of this job found in the run log. */
+  lastVerify?: { backupId: string; at: string; ok: boolean };
+  /** The newest finished (not skipped) run of this job found in the run log. */
+  lastRun?: { runId: string; backupId: string; status: RunResult['status']; finishedAt: string };
+  /** Destinations that failed in the last run or cannot be listed now. */
+  failedDestinations: string[];
 }

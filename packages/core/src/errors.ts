@@ -47,6 +47,8 @@ export const ErrorCodes = {
   /** An external tool is missing or its version does not fit the server. */
   TOOL_NOT_FOUND: 'TOOL_NOT_FOUND',
   TOOL_VERSION_MISMATCH: 'TOOL_VERSION_MISMATCH',
+  /** A notifier could not deliver (endpoint unreachable, refused, timed out). Never fails a backup. */
+  NOTIFIER_FAILED: 'NOTIFIER_FAILED',
   /** A bug or an unexpected condition; the message says where to report it. */
   INTERNAL: 'INTERNAL',
 } as const;

@@ -9,6 +9,10 @@ export interface DeleteOptions extends SignalOptions {
   /** Only from these destinations (default: all of the job's). */
   destinations?: string[];
   actor?: string;
+  /** How the deletion is recorded in the run log (default `'delete'`; `prune()` records `'prune'`). */
+  auditAction?: 'delete' | 'prune';
+  /** Extra, non-secret facts merged into the audit entry's details (prune reasons). */
+  auditDetails?: Record<string, unknown>;
 }
 
 /**
@@ -36,7 +40,7 @@ export async function deleteBackup(ctx: ArcaContext, jobName: string, backupId: 
     }
   }
   const ok = errors.length === 0 && deletedFrom.length > 0;
-  await record(ctx, { type: 'audit', action: 'delete', job: job.name, backupId, at: new Date().toISOString(), ...(o.actor ? { actor: o.actor } : {}), ok, details: { deletedFrom, errors } });
+  await record(ctx, { type: 'audit', action: o.auditAction ?? 'delete', job: job.name, backupId, at: new Date().toISOString(), ...(o.actor ? { actor: o.actor } : {}), ok, details: { ...o.auditDetails, deletedFrom, errors } });
   if (errors.length) {
     throw new ArcaError(ErrorCodes.DEST_UNREACHABLE, `Deleting ${job.name}/${backupId} failed on ${errors.map((e) => `${e.name} (${e.error.message})`).join('; ')}; deleted from: ${deletedFrom.join(', ') || 'none'}. Run the delete again when the destination is back.`, { details: { deletedFrom } });
   }

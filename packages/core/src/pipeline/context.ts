@@ -42,7 +42,10 @@ export async function record(ctx: ArcaContext, entry: RunLogEntry): Promise<void
 }
 
 const defaultWants = (e: ArcaEvent) =>
-  e.type === 'run:done' && e.data.status !== 'completed';
+  (e.type === 'run:done' && e.data.status !== 'completed') || e.type === 'health:unhealthy' || e.type === 'health:recovered';
+
+/** A notifier gets this long per event; one that ignores its signal is given up on (never awaited past it). */
+const NOTIFY_TIMEOUT_MS = 30_000;
 
 /** Deliver an event to every notifier that wants it; failures become `error` events (never thrown). */
 export async function notify(ctx: ArcaContext, event: ArcaEvent): Promise<void> {
@@ -50,7 +53,17 @@ export async function notify(ctx: ArcaContext, event: ArcaEvent): Promise<void> 
     ctx.notifiers.map(async (n) => {
       try {
         if (!(n.wants ?? defaultWants)(event)) return;
-        await n.notify(event, { signal: AbortSignal.timeout(30_000) });
+        const signal = AbortSignal.timeout(NOTIFY_TIMEOUT_MS);
+        let onAbort: (() => void) | undefined;
+        const gaveUp = new Promise<never>((_, reject) => {
+          onAbort = () => reject(new ArcaError(ErrorCodes.NOTIFIER_FAILED, `Notifier ${n.name} did not finish within ${NOTIFY_TIMEOUT_MS} ms; it was given up on.`));
+          signal.addEventListener('abort', onAbort, { once: true });
+        });
+        try {
+          await Promise.race([n.notify(event, { signal }), gaveUp]);
+        } finally {
+          signal.removeEventListener('abort', onAbort!);
+        }
       } catch (e) {
         if (event.type !== 'error') reportError(ctx, e, `notifier ${n.name}`);
       }
