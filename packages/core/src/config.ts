@@ -3,7 +3,7 @@ import { ArcaError, ErrorCodes } from './errors.js';
 import type { Codec, Destination, Lock, Notifier, RetentionPolicy, RunLog, Source } from './contracts.js';
 import { isValidName } from './keys.js';
 import { formatIssues } from './options.js';
-import { compileSchedule } from './schedule.js';
+import { compileSchedule, isValidTimezone } from './schedule.js';
 import { gzip } from './codecs/gzip-codec.js';
 import { zstd } from './codecs/zstd-codec.js';
 import { parseDurationMs } from './retention/duration-parse.js';
@@ -161,9 +161,11 @@ export function resolveConfig(config: ArcaConfig): Map<string, ResolvedJob> {
       else dests.push({ name: dn, priority: typeof ref === 'string' ? 0 : (ref.priority ?? 0), destination, ...(typeof ref !== 'string' && ref.retention ? { retention: ref.retention } : {}) });
     }
     dests.sort((a, b) => a.priority - b.priority);
+    const tzOk = job.timezone === undefined || isValidTimezone(job.timezone);
+    if (!tzOk) problems.push(`jobs.${name}.timezone: unknown time zone ${JSON.stringify(job.timezone)}; use an IANA name such as "Europe/Rome" or "UTC"`);
     if (job.schedule !== undefined) {
       try {
-        compileSchedule(job.schedule, job.timezone).stop();
+        compileSchedule(job.schedule, tzOk ? job.timezone : undefined).stop();
       } catch (e) {
         problems.push(`jobs.${name}.schedule: ${(e as Error).message}`);
       }

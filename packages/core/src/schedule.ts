@@ -53,9 +53,20 @@ export function toCron(schedule: string): string {
   return schedule.trim();
 }
 
+/** Whether `tz` is an IANA time zone this runtime knows (croner only notices a bad one when it computes a time). */
+export function isValidTimezone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return tz.length > 0;
+  } catch {
+    return false;
+  }
+}
+
 /** Validate a schedule (and timezone) and return a paused croner instance for next-run queries. */
 export function compileSchedule(schedule: string, timezone?: string): Cron {
   const cron = toCron(schedule);
+  if (timezone !== undefined && !isValidTimezone(timezone)) throw bad(schedule, `unknown time zone ${JSON.stringify(timezone)} (use an IANA name such as "Europe/Rome" or "UTC")`);
   try {
     return new Cron(cron, { paused: true, timezone });
   } catch (e) {
