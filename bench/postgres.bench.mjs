@@ -1,0 +1,109 @@
+#!/usr/bin/env node
+// PostgreSQL backup and restore: Arca (pg_dump -Fc streamed through the pipeline into
+// localDir: exported snapshot + row counts, codec, sha256, fsync) vs the raw tool
+// `pg_dump -Fc -f file` on the same database in the same run, for several ways of
+// compressing: pg_dump's own zlib (-Z) vs Arca's codec (gzip 1/6, zstd 3) vs none.
+// Restore: `createdb && pg_restore -d db file` vs Arca's restore (verify sha256, decode,
+// spool, pg_restore --list, pg_restore into a fresh database, rename into place).
+// Prints ratios (Arca time / raw time; 1.00 = as fast) and Arca's peak RSS.
+// Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust), pg_dump/pg_restore/pgbench and
+// `npm run build`. Size: ARCA_BENCH_PG_SCALE (pgbench scale, default 25 ≈ 375 MB) plus
+// ARCA_BENCH_PG_EVENTS rows (default 1.5 M ≈ 200 MB) of less compressible text.
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { statSync } from 'node:fs';
+import * as path from 'node:path';
+import { benchDir, fmt, freshDir, timeNode, timeShell } from './lib.mjs';
+
+const SCALE = Number(process.env.ARCA_BENCH_PG_SCALE ?? 25);
+const EVENTS = Number(process.env.ARCA_BENCH_PG_EVENTS ?? 1_500_000);
+const CONN = '-h 127.0.0.1 -p 5432 -U postgres';
+const psql = (db, q) => {
+  const r = spawnSync('psql', [...CONN.split(' '), '-d', db, '-v', 'ON_ERROR_STOP=1', '-Atqc', q], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`psql failed: ${r.stderr}`);
+  return r.stdout.trim();
+};
+if (spawnSync('pg_dump', ['--version']).status !== 0 || spawnSync('psql', [...CONN.split(' '), '-d', 'postgres', '-c', 'SELECT 1']).status !== 0) {
+  console.log('PostgreSQL on 127.0.0.1:5432 or pg_dump not available: skipping the PostgreSQL bench');
+  process.exit(0);
+}
+const hasZstd = spawnSync('zstd', ['--version']).status === 0;
+const db = `arcabench_pg_${randomBytes(3).toString('hex')}`;
+const extraDbs = [];
+process.on('exit', () => {
+  for (const d of [db, ...extraDbs]) spawnSync('psql', [...CONN.split(' '), '-d', 'postgres', '-qc', `DROP DATABASE IF EXISTS "${d}" WITH (FORCE)`]);
+});
+
+let t0 = Date.now();
+psql('postgres', `CREATE DATABASE "${db}"`);
+timeShell(`pgbench -i -q -s ${SCALE} ${CONN} ${db} 2>/dev/null`);
+psql(db, `CREATE TABLE events AS SELECT i AS id, now() - (i || ' s')::interval AS at, md5(i::text) AS token,
+  jsonb_build_object('user', i % 9973, 'kind', (ARRAY['view','click','buy','refund'])[1 + i % 4], 'sid', md5((i * 31)::text)) AS payload
+  FROM generate_series(1, ${EVENTS}) i`);
+psql(db, 'VACUUM ANALYZE');
+const dbBytes = Number(psql(db, 'SELECT pg_database_size(current_database())'));
+console.log(`generated pgbench scale ${SCALE} + ${EVENTS.toLocaleString()} events: database ${fmt(dbBytes / 2 ** 20, 0)} MiB in ${fmt((Date.now() - t0) / 1000, 1)} s`);
+
+// Raw pg_dump runs, one per compression level used below.
+const out = await freshDir('postgres-out');
+const raw = {};
+for (const z of [0, 1, 6]) {
+  const f = path.join(out, `raw-z${z}.pgdump`);
+  const s = timeShell(`pg_dump ${CONN} -Fc -Z ${z} -f ${f} ${db} && sync -f ${f}`);
+  raw[z] = { s, mib: statSync(f).size / 2 ** 20, file: f };
+}
+console.log(`raw pg_dump -Fc: -Z0 ${fmt(raw[0].s)} s (${fmt(raw[0].mib, 0)} MiB), -Z1 ${fmt(raw[1].s)} s (${fmt(raw[1].mib, 0)} MiB), -Z6 (the -Fc default) ${fmt(raw[6].s)} s (${fmt(raw[6].mib, 0)} MiB)`);
+
+const variants = [
+  { name: 'Z0 + none', z: 0, codec: 'none', vs: 0 },
+  { name: 'Z6 + none', z: 6, codec: 'none', vs: 6 },
+  { name: 'Z1 + none', z: 1, codec: 'none', vs: 1 },
+  { name: 'Z0 + gzip6', z: 0, codec: 'gzip6', vs: 6 },
+  { name: 'Z0 + gzip1', z: 0, codec: 'gzip1', vs: 6 },
+  ...(hasZstd ? [{ name: 'Z0 + zstd3', z: 0, codec: 'zstd3', vs: 6 }] : []),
+];
+console.log('\nArca backup          | vs raw | raw s | arca s | ratio | stored MiB | arca MiB/s (dump) | arca peak RSS MiB');
+const backups = {};
+for (const v of variants) {
+  const dest = path.join(out, `arca-${v.z}-${v.codec}`);
+  const arca = timeNode(path.join(benchDir, 'postgres-child.mjs'), ['backup', db, dest, String(v.z), v.codec]);
+  if (arca.result.status !== 'completed') throw new Error(JSON.stringify(arca.result));
+  backups[v.name] = { dest, ...arca.result, z: v.z, codec: v.codec };
+  const r = raw[v.vs];
+  console.log(
+    [
+      v.name.padEnd(20),
+      `-Z${v.vs}`.padStart(6),
+      fmt(r.s).padStart(5),
+      fmt(arca.seconds).padStart(6),
+      fmt(arca.seconds / r.s).padStart(5),
+      fmt(arca.result.bytes / 2 ** 20, 0).padStart(10),
+      fmt(arca.result.contentBytes / 2 ** 20 / arca.seconds, 0).padStart(17),
+      fmt(arca.maxRssMiB, 0).padStart(17),
+    ].join(' | '),
+  );
+}
+
+console.log('\nrestore               | raw pg_restore s | arca s | ratio | arca peak RSS MiB');
+const restoreCases = [
+  { from: 'Z6 + none', jobs: 1, rawFile: raw[6].file },
+  { from: 'Z0 + gzip6', jobs: 1, rawFile: raw[6].file },
+  { from: 'Z0 + gzip6', jobs: 2, rawFile: raw[6].file },
+];
+for (const c of restoreCases) {
+  const b = backups[c.from];
+  const rawDb = `${db}_raw_${c.jobs}`;
+  const arcaDb = `${db}_arca_${c.jobs}_${randomBytes(2).toString('hex')}`;
+  extraDbs.push(rawDb, arcaDb);
+  psql('postgres', `DROP DATABASE IF EXISTS "${rawDb}"`);
+  const rawS = timeShell(`createdb ${CONN} -T template0 ${rawDb} && pg_restore ${CONN} --exit-on-error ${c.jobs > 1 ? `--jobs=${c.jobs}` : '--single-transaction'} -d ${rawDb} ${c.rawFile}`);
+  const arca = timeNode(path.join(benchDir, 'postgres-child.mjs'), ['restore', db, b.dest, String(b.z), b.codec, b.backupId, arcaDb, String(c.jobs)]);
+  const check = psql(arcaDb, 'SELECT count(*) FROM pgbench_accounts') === String(SCALE * 100000);
+  if (!check) throw new Error(`restored ${arcaDb} has the wrong pgbench_accounts count`);
+  console.log(
+    [`${c.from} jobs=${c.jobs}`.padEnd(21), fmt(rawS).padStart(16), fmt(arca.seconds).padStart(6), fmt(arca.seconds / rawS).padStart(5), fmt(arca.maxRssMiB, 0).padStart(17)].join(' | '),
+  );
+  psql('postgres', `DROP DATABASE IF EXISTS "${rawDb}" WITH (FORCE)`);
+  psql('postgres', `DROP DATABASE IF EXISTS "${arcaDb}" WITH (FORCE)`);
+}
+await freshDir('postgres-out');
