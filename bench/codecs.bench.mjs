@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+// Codec throughput: Arca's gzip, zstd (levels 1/3/9; zstd-napi binding and the zstd-CLI
+// fallback) and age encrypt/decrypt, against the `gzip`, `zstd` and `age` commands on the
+// same input file, in the same run. Ratio = Arca MiB/s ÷ CLI MiB/s (1.00 = as fast as the
+// tool; > 1 faster). Arca's time excludes Node start-up (~0.1–0.5 s), the CLI's includes its own. Input: ARCA_BENCH_MIB MiB (default 1024), 3/4 CSV text, 1/4 random.
+// Needs `npm run build` first (npm run bench does it) and the Debian packages zstd, age.
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { benchDir, fmt, freshDir, makeDataset, timeNode, timeShell } from './lib.mjs';
+
+const MIB = Number(process.env.ARCA_BENCH_MIB ?? 1024);
+const work = await freshDir('codecs');
+const parts = await freshDir('codecs-parts');
+await makeDataset(parts, MIB);
+const input = path.join(work, 'input');
+timeShell(`cat ${parts}/* > ${input}`);
+await fs.rm(parts, { recursive: true, force: true });
+const child = path.join(benchDir, 'codecs-child.mjs');
+execFileSync('age-keygen', ['-o', path.join(work, 'key.txt')], { stdio: 'ignore' });
+const recipient = /public key: (age1[0-9a-z]+)/.exec(await fs.readFile(path.join(work, 'key.txt'), 'utf8'))[1];
+const key = path.join(work, 'key.txt');
+const size = (f) => fs.stat(f).then((s) => s.size);
+
+console.log(`input: ${MIB} MiB (3/4 CSV text, 1/4 random), file → codec → file (decode → discarded)`);
+console.log('case                      | CLI MiB/s | Arca MiB/s | ratio | Arca peak RSS MiB | output MiB (CLI / Arca)');
+async function row(label, cliCmd, cliOut, mode, spec, inFile, arcaOut) {
+  const cli = timeShell(cliCmd);
+  const run = timeNode(child, [mode, JSON.stringify(spec), inFile, arcaOut]);
+  const arca = { seconds: run.result.seconds, maxRssMiB: run.maxRssMiB }; // time measured inside the child, without Node start-up
+  const outs = arcaOut === '-' ? '' : `${fmt((await size(cliOut)) / 2 ** 20, 0)} / ${fmt((await size(arcaOut)) / 2 ** 20, 0)}`;
+  console.log(
+    `${label.padEnd(25)} | ${fmt(MIB / cli, 0).padStart(9)} | ${fmt(MIB / arca.seconds, 0).padStart(10)} | ${fmt(cli / arca.seconds).padStart(5)} | ${fmt(arca.maxRssMiB, 1).padStart(17)} | ${outs}`,
+  );
+}
+const f = (n) => path.join(work, n);
+await row('gzip -6 compress', `gzip -6 -c ${input} > ${f('cli.gz')}`, f('cli.gz'), 'encode', { codec: 'gzip', level: 6 }, input, f('arca.gz'));
+await row('gzip decompress', `gzip -dc ${f('cli.gz')} > /dev/null`, '', 'decode', { codec: 'gzip' }, f('arca.gz'), '-');
+for (const level of [1, 3, 9]) {
+  await row(`zstd -${level} compress (napi)`, `zstd -q -T1 -${level} -c ${input} > ${f(`cli.${level}.zst`)}`, f(`cli.${level}.zst`), 'encode', { codec: 'zstd', level, implementation: 'native' }, input, f(`arca.${level}.zst`));
+}
+await row('zstd -3 compress (CLI impl)', `zstd -q -T1 -3 -c ${input} > ${f('cli.3.zst')}`, f('cli.3.zst'), 'encode', { codec: 'zstd', level: 3, implementation: 'cli' }, input, f('arca-cli.3.zst'));
+await row('zstd decompress (napi)', `zstd -q -dc ${f('cli.3.zst')} > /dev/null`, '', 'decode', { codec: 'zstd', implementation: 'native' }, f('arca.3.zst'), '-');
+await row('zstd decompress (CLI impl)', `zstd -q -dc ${f('cli.3.zst')} > /dev/null`, '', 'decode', { codec: 'zstd', implementation: 'cli' }, f('arca.3.zst'), '-');
+await row('age encrypt', `age -r ${recipient} -o ${f('cli.age')} ${input}`, f('cli.age'), 'encode', { codec: 'age', recipient }, input, f('arca.age'));
+await row('age decrypt', `age -d -i ${key} ${f('cli.age')} > /dev/null`, '', 'decode', { codec: 'age', identityFile: key }, f('arca.age'), '-');
+await fs.rm(work, { recursive: true, force: true });
