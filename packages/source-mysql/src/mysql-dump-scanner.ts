@@ -25,7 +25,6 @@ const enum Mode {
 
 const NL = 0x0a;
 const QUOTE = 0x27;
-const DQUOTE = 0x22;
 const BSLASH = 0x5c;
 const LPAREN = 0x28;
 const RPAREN = 0x29;
@@ -256,26 +255,59 @@ export class DumpScanner {
         return n;
       }
     }
-    for (; i < n; i++) {
-      const b = buf[i]!;
+    // Event-driven: jump between the few bytes that matter with Buffer.indexOf (memchr),
+    // caching each byte's next position so every byte is scanned once per kind.
+    const next = [-2, -2, -2, -2, -2]; // QUOTE, BSLASH, LPAREN, RPAREN, SEMI; -2 unknown, -1 none left
+    const KIND = [QUOTE, BSLASH, LPAREN, RPAREN, SEMI];
+    const pos = (k: number): number => {
+      let p = next[k]!;
+      if (p === -2 || (p !== -1 && p < i)) next[k] = p = buf.indexOf(KIND[k]!, i);
+      return p;
+    };
+    const first = (a: number, b: number) => (a === -1 ? b : b === -1 ? a : Math.min(a, b));
+    while (i < n) {
       if (inStr !== 0) {
-        if (esc) esc = false;
-        else if (b === BSLASH) esc = true;
-        else if (b === inStr) inStr = 0;
+        if (esc) {
+          esc = false;
+          i++;
+          continue;
+        }
+        const q = pos(0);
+        const bs = pos(1);
+        const at = first(q, bs);
+        if (at === -1) {
+          i = n;
+          break;
+        }
+        if (at === bs) {
+          esc = true;
+          i = at + 1;
+        } else {
+          inStr = 0;
+          i = at + 1;
+        }
         continue;
       }
-      if (b === LPAREN) {
+      const at = first(first(pos(0), pos(2)), first(pos(3), pos(4)));
+      if (at === -1) {
+        i = n;
+        break;
+      }
+      const b = buf[at]!;
+      i = at + 1;
+      if (b === QUOTE) inStr = QUOTE;
+      else if (b === LPAREN) {
         if (depth === 0) rowsHere++;
         depth++;
       } else if (b === RPAREN) depth--;
-      else if (b === QUOTE || b === DQUOTE) inStr = b;
-      else if (b === SEMI && depth === 0) {
+      else if (depth === 0) {
+        // `;` outside any tuple: the statement ended.
         this.tableRows += rowsHere;
         this.inStr = 0;
         this.esc = false;
         this.depth = 0;
         this.finishInsert();
-        return i + 1;
+        return i;
       }
     }
     this.tableRows += rowsHere;
