@@ -33,6 +33,8 @@ export type { StopOptions, SchedulerOptions } from './scheduler/scheduler.js';
 export { fileLock, lockFileName } from './scheduler/file-lock.js';
 export type { FileLockOptions, FileLock, FileLockHandle, FileLockInfo } from './scheduler/file-lock.js';
 export { queryRunLog } from './run-log.js';
+export type { JsonlRunLogOptions } from './run-log.js';
+export { runLogToCsv, RUN_LOG_CSV_COLUMNS } from './run-log-csv.js';
 export { gfs, isoWeek } from './retention/gfs-policy.js';
 export type { GfsOptions, KeepCount } from './retention/gfs-policy.js';
 export { maxAge, maxTotalBytes } from './retention/age-policy.js';

@@ -1,6 +1,8 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { z } from 'zod';
 import { ArcaError, ErrorCodes, redact } from './errors.js';
+import { parseOptions } from './options.js';
 import type { RunLog, RunLogEntry, RunLogQuery } from './contracts.js';
 
 const time = (v: Date | string | undefined, what: string): number | undefined => {
@@ -55,38 +57,70 @@ export function memoryRunLog(max = 1000): RunLog {
   };
 }
 
+const JsonlRunLogOptions = z
+  .object({
+    /** Rotate when an append would grow the file past this many bytes (default: never rotate). */
+    maxBytes: z.number().int().min(1024).optional(),
+    /** Rotated files kept besides the current one: `<file>.1` (newest) … `<file>.<keep>`; older ones are deleted (default 5). */
+    keep: z.number().int().min(0).max(100).optional(),
+  })
+  .strict();
+
+export type JsonlRunLogOptions = z.input<typeof JsonlRunLogOptions>;
+
+const ignoreMissing = (e: unknown) => {
+  if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+};
+
 /**
  * One JSON object per line, appended (O_APPEND) and fsynced. Lines are redacted once more
  * before writing. A torn last line (crash mid-write) is skipped when reading.
+ * With `maxBytes`, the file is rotated (`runs.jsonl` → `runs.jsonl.1` → … → `runs.jsonl.<keep>`,
+ * the oldest dropped) before an append would make it larger; `read()` spans every kept file.
  */
-export function jsonlRunLog(file: string): RunLog {
+export function jsonlRunLog(file: string, options: JsonlRunLogOptions = {}): RunLog {
   const full = path.resolve(file);
+  const { maxBytes, keep = 5 } = parseOptions(JsonlRunLogOptions, options, 'jsonlRunLog');
+  const rotated = (i: number) => `${full}.${i}`;
+  async function rotate(): Promise<void> {
+    if (keep === 0) return fs.unlink(full).catch(ignoreMissing);
+    // Shift from the oldest: rename replaces an existing target atomically, dropping the oldest file.
+    for (let i = keep; i >= 1; i--) await fs.rename(i === 1 ? full : rotated(i - 1), rotated(i)).catch(ignoreMissing);
+  }
   return {
     async append(entry) {
       await fs.mkdir(path.dirname(full), { recursive: true });
+      const line = redact(JSON.stringify(entry)) + '\n';
+      if (maxBytes !== undefined) {
+        const size = await fs.stat(full).then((st) => st.size, () => 0);
+        if (size > 0 && size + Buffer.byteLength(line) > maxBytes) await rotate();
+      }
       const h = await fs.open(full, 'a', 0o600);
       try {
-        await h.write(redact(JSON.stringify(entry)) + '\n');
+        await h.write(line);
         await h.sync();
       } finally {
         await h.close();
       }
     },
     async read(o = {}) {
-      let text: string;
-      try {
-        text = await fs.readFile(full, 'utf8');
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-        throw e;
-      }
       const entries: RunLogEntry[] = [];
-      for (const line of text.split('\n')) {
-        if (!line.trim()) continue;
+      const files = [...Array.from({ length: maxBytes === undefined ? 0 : keep }, (_, i) => rotated(keep - i)), full];
+      for (const f of files) {
+        let text: string;
         try {
-          entries.push(JSON.parse(line) as RunLogEntry);
-        } catch {
-          // torn or foreign line: skip it, keep the rest of the history readable
+          text = await fs.readFile(f, 'utf8');
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+          throw e;
+        }
+        for (const line of text.split('\n')) {
+          if (!line.trim()) continue;
+          try {
+            entries.push(JSON.parse(line) as RunLogEntry);
+          } catch {
+            // torn or foreign line: skip it, keep the rest of the history readable
+          }
         }
       }
       return queryRunLog(entries, o);

@@ -1,6 +1,7 @@
+import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createArca, jsonlRunLog, memoryRunLog, queryRunLog, type RunLog, type RunLogEntry } from '@arca/core';
+import { createArca, jsonlRunLog, memoryRunLog, queryRunLog, runLogToCsv, type RunLog, type RunLogEntry } from '@arca/core';
 import { tempDir } from './helpers.js';
 import { gatedSource, memoryDestination } from './scheduler-fixtures.js';
 
@@ -49,4 +50,46 @@ describe('run history queries', () => {
       expect(ids(await arca.history({ job: 'weekly' }))).toEqual(['weekly:03-01:failed']);
     });
   }
+
+  it('jsonlRunLog rotates at maxBytes, keeps `keep` old files, and reads across them', async () => {
+    const dir = await tempDir('arca-rot');
+    const file = path.join(dir, 'runs.jsonl');
+    const log = jsonlRunLog(file, { maxBytes: 2048, keep: 2 });
+    const all: RunLogEntry[] = [];
+    for (let i = 0; i < 40; i++) {
+      const e = run('daily', new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString(), 'completed');
+      all.push(e);
+      await log.append(e);
+    }
+    expect((await fs.readdir(dir)).sort()).toEqual(['runs.jsonl', 'runs.jsonl.1', 'runs.jsonl.2']);
+    for (const f of await fs.readdir(dir)) expect((await fs.stat(path.join(dir, f))).size).toBeLessThanOrEqual(2048);
+    const read = await log.read();
+    expect(read.length).toBeGreaterThan(10);
+    expect(read.length).toBeLessThan(40); // the oldest were dropped
+    // newest first, contiguous: exactly the last N appended
+    expect(read.map((e) => (e.type === 'run' ? e.runId : ''))).toEqual(all.slice(-read.length).reverse().map((e) => (e.type === 'run' ? e.runId : '')));
+    expect(() => jsonlRunLog(file, { maxBytes: 10 })).toThrow(/maxBytes/);
+  });
+
+  it('runLogToCsv: a header, one row per entry, quoting, and no formulas for spreadsheets', () => {
+    const failed: RunLogEntry = {
+      ...(run('daily', '2026-03-05T02:00:00.000Z', 'completed') as RunLogEntry & { type: 'run' }),
+      status: 'partial',
+      trigger: { type: 'manual', actor: '=HYPERLINK("http://evil","x")' },
+      destinations: [
+        { name: 'local', kind: 'local', status: 'completed', priority: 0, bytes: 10 },
+        { name: 'nas', kind: 'sftp', status: 'failed', priority: 1, bytes: 0 },
+      ],
+      error: { name: 'ArcaError', code: 'DEST_UNREACHABLE', message: 'nas: timeout, "retry" later' },
+    };
+    const csv = runLogToCsv([failed, entries[3]!]);
+    const lines = csv.split('\r\n');
+    expect(lines[0]).toBe('type,job,status,backupId,trigger,actor,scheduledFor,startedAt,finishedAt,durationMs,bytes,destinations,errorCode,error');
+    expect(lines[1]).toBe(
+      `run,daily,partial,,manual,"'=HYPERLINK(""http://evil"",""x"")",,2026-03-05T02:00:00.000Z,2026-03-05T02:00:00.000Z,0,0,local:completed;nas:failed,DEST_UNREACHABLE,"nas: timeout, ""retry"" later"`,
+    );
+    expect(lines[2]).toBe('audit,daily,restore,b1,,alice,,2026-03-02T10:00:00.000Z,2026-03-02T10:00:00.000Z,,,,,');
+    expect(lines).toHaveLength(4);
+    expect(lines[3]).toBe('');
+  });
 });
