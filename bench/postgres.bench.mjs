@@ -56,6 +56,7 @@ console.log(`raw pg_dump -Fc: -Z0 ${fmt(raw[0].s)} s (${fmt(raw[0].mib, 0)} MiB)
 
 const variants = [
   { name: 'Z0 + none', z: 0, codec: 'none', vs: 0 },
+  { name: 'Z0 + none, no counts', z: 0, codec: 'none', vs: 0, nocounts: true },
   { name: 'Z6 + none', z: 6, codec: 'none', vs: 6 },
   { name: 'Z1 + none', z: 1, codec: 'none', vs: 1 },
   { name: 'Z0 + gzip6', z: 0, codec: 'gzip6', vs: 6 },
@@ -65,14 +66,14 @@ const variants = [
 console.log('\nArca backup          | vs raw | raw s | arca s | ratio | stored MiB | arca MiB/s (dump) | arca peak RSS MiB');
 const backups = {};
 for (const v of variants) {
-  const dest = path.join(out, `arca-${v.z}-${v.codec}`);
-  const arca = timeNode(path.join(benchDir, 'postgres-child.mjs'), ['backup', db, dest, String(v.z), v.codec]);
+  const dest = path.join(out, `arca-${v.z}-${v.codec}${v.nocounts ? '-nc' : ''}`);
+  const arca = timeNode(path.join(benchDir, 'postgres-child.mjs'), ['backup', db, dest, String(v.z), v.codec, ...(v.nocounts ? ['-', '-', '-', 'nocounts'] : [])]);
   if (arca.result.status !== 'completed') throw new Error(JSON.stringify(arca.result));
   backups[v.name] = { dest, ...arca.result, z: v.z, codec: v.codec };
   const r = raw[v.vs];
   console.log(
     [
-      v.name.padEnd(20),
+      v.name.padEnd(20).slice(0, 20),
       `-Z${v.vs}`.padStart(6),
       fmt(r.s).padStart(5),
       fmt(arca.seconds).padStart(6),
