@@ -27,7 +27,7 @@ export interface UploadParams {
   /** Full object key (prefix included). */
   key: string;
   params: ObjectParams;
-  /** Size of part 1; it doubles every 1000 parts (see `partSizeFor`). */
+  /** Size of part 1; it doubles every PARTS_PER_TIER parts (see `partSizeFor`). */
   basePartSize: number;
   queueSize: number;
   contentMd5: boolean;
@@ -50,6 +50,11 @@ class DataError {
   constructor(readonly inner: unknown) {}
 }
 
+/** Below this, data is kept as the chunks received (small objects such as manifests). */
+const SMALL_LIMIT = 1 << 20;
+
+class AbortedWhileWaiting {}
+
 const md5 = (b: Uint8Array) => createHash('md5').update(b).digest();
 const unquote = (etag: string | undefined) => (etag ?? '').replace(/^"|"$/g, '').toLowerCase();
 
@@ -64,22 +69,46 @@ const unquote = (etag: string | undefined) => (etag ?? '').replace(/^"|"$/g, '')
  * Written by hand instead of @aws-sdk/lib-storage's `Upload` because `Upload` uses one
  * fixed part size: an unknown-length stream of up to 5 TiB would then need ~525 MiB parts,
  * i.e. gigabytes of memory with a queue. Here the part size grows with the upload.
- * Memory: at most (queueSize + 1) parts, plus one chunk.
+ * Memory: at most `queueSize` parts in flight plus the one being filled, i.e.
+ * ≤ (queueSize + 1) × part size (+ one chunk of the input).
  */
 export async function uploadStream(data: AsyncIterable<Uint8Array>, p: UploadParams): Promise<UploadResult> {
   const ac = new AbortController();
   const onAbort = () => ac.abort(p.signal?.reason);
   if (p.signal?.aborted) throw abortError(p.signal, p.where);
   p.signal?.addEventListener('abort', onAbort, { once: true });
-  const aborted = new Promise<never>((_, reject) => ac.signal.addEventListener('abort', () => reject(abortError(p.signal, p.where)), { once: true }));
-  aborted.catch(() => {});
+  // The next chunk, or a rejection as soon as the upload is aborted (the producer may be
+  // blocked). A fresh listener per call: racing against one long-lived promise would keep
+  // every chunk reachable through its reactions until the upload ends.
+  const nextOrAbort = () =>
+    new Promise<IteratorResult<Uint8Array>>((resolve, reject) => {
+      if (ac.signal.aborted) return reject(new AbortedWhileWaiting());
+      const onAbort = () => reject(new AbortedWhileWaiting());
+      ac.signal.addEventListener('abort', onAbort, { once: true });
+      it.next().then(
+        (v) => {
+          ac.signal.removeEventListener('abort', onAbort);
+          resolve(v);
+        },
+        (e: unknown) => {
+          ac.signal.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+      );
+    });
   const send = <T>(cmd: { constructor: { name: string } } & object): Promise<T> => {
     p.onCommand?.(cmd.constructor.name);
     return p.client.send(cmd as never, { abortSignal: ac.signal }) as Promise<T>;
   };
 
-  const chunks: Uint8Array[] = [];
-  let buffered = 0;
+  // Bytes of the part being filled: small data stays in `small` (no 8 MiB buffer for a
+  // 2 KiB manifest); past SMALL_LIMIT a buffer of the part's size is allocated once and
+  // chunks are copied into it (one copy, no concatenation).
+  const small: Uint8Array[] = [];
+  let cur: Buffer | undefined;
+  let curLen = 0;
+  /** Part 1 once full, held until we know more data follows (else it is a single PutObject). */
+  let firstFull: Buffer | undefined;
   let bytes = 0;
   let partNo = 0;
   let uploadId: string | undefined;
@@ -89,25 +118,20 @@ export async function uploadStream(data: AsyncIterable<Uint8Array>, p: UploadPar
   const inFlight = new Set<Promise<void>>();
   const it = data[Symbol.asyncIterator]();
 
-  const take = (n: number): Buffer => {
-    const parts: Uint8Array[] = [];
-    let got = 0;
-    while (got < n) {
-      const c = chunks[0]!;
-      const need = n - got;
-      if (c.byteLength <= need) {
-        parts.push(c);
-        chunks.shift();
-        got += c.byteLength;
-      } else {
-        parts.push(c.subarray(0, need));
-        chunks[0] = c.subarray(need);
-        got += need;
-      }
-    }
-    buffered -= n;
-    if (parts.length === 1) return Buffer.from(parts[0]!.buffer, parts[0]!.byteOffset, parts[0]!.byteLength);
-    return Buffer.concat(parts, n);
+  // Part buffers are reused once their upload finished: memory stays at (queueSize + 1)
+  // parts without churning 8 MiB allocations through the garbage collector.
+  const pool: Buffer[] = [];
+  const release = (b: Buffer) => {
+    if (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && pool.length <= p.queueSize) pool.push(b);
+  };
+  const allocPart = (size: number): Buffer => {
+    const i = pool.findIndex((b) => b.byteLength === size);
+    return i >= 0 ? pool.splice(i, 1)[0]! : Buffer.allocUnsafe(size);
+  };
+
+  const ensureUpload = async () => {
+    uploadId ??= (await send<{ UploadId?: string }>(new CreateMultipartUploadCommand({ Bucket: p.bucket, Key: p.key, ...p.params }))).UploadId;
+    if (!uploadId) throw new ArcaError(ErrorCodes.DEST_UNREACHABLE, `${p.where}: the server returned no UploadId for CreateMultipartUpload.`);
   };
 
   const checkEtag = (etag: string | undefined, digest: Buffer, what: string) => {
@@ -127,6 +151,7 @@ export async function uploadStream(data: AsyncIterable<Uint8Array>, p: UploadPar
       (r) => {
         checkEtag(r.ETag, digest, `part ${n}`);
         done.push({ PartNumber: n, ETag: r.ETag });
+        release(body);
       },
     ).catch((e: unknown) => {
       failure ??= e;
@@ -140,9 +165,9 @@ export async function uploadStream(data: AsyncIterable<Uint8Array>, p: UploadPar
     for (;;) {
       let step: IteratorResult<Uint8Array>;
       try {
-        step = await Promise.race([it.next(), aborted]);
+        step = await nextOrAbort();
       } catch (e) {
-        if (ac.signal.aborted) throw failure ?? e;
+        if (e instanceof AbortedWhileWaiting) throw failure ?? abortError(p.signal, p.where);
         throw new DataError(e);
       }
       if (failure !== undefined) throw failure;
@@ -153,22 +178,54 @@ export async function uploadStream(data: AsyncIterable<Uint8Array>, p: UploadPar
       }
       const chunk = step.value;
       if (!chunk.byteLength) continue;
-      chunks.push(chunk);
-      buffered += chunk.byteLength;
       bytes += chunk.byteLength;
-      for (let size = partSizeFor(partNo + 1, p.basePartSize); buffered >= size && buffered > 0; size = partSizeFor(partNo + 1, p.basePartSize)) {
-        if (partNo + 1 > S3_LIMITS.maxParts) {
-          throw new ArcaError(ErrorCodes.DEST_FULL, `${p.where}: the stream exceeds S3's 10 000 parts (${bytes} bytes so far); S3 objects are limited to 5 TiB.`);
+      if (firstFull) {
+        // More data after a full first part: this is a multipart upload.
+        await ensureUpload();
+        await startPart(++partNo, firstFull);
+        firstFull = undefined;
+      }
+      let off = 0;
+      while (off < chunk.byteLength) {
+        const size = partSizeFor(partNo + 1, p.basePartSize);
+        if (!cur) {
+          if (partNo === 0 && curLen + chunk.byteLength - off < Math.min(SMALL_LIMIT, size)) {
+            small.push(off ? chunk.subarray(off) : chunk);
+            curLen += chunk.byteLength - off;
+            break;
+          }
+          cur = allocPart(size);
+          let at = 0;
+          for (const c of small) {
+            cur.set(c, at);
+            at += c.byteLength;
+          }
+          small.length = 0;
         }
-        if (buffered === size && partNo === 0) break; // might be the whole object: decide at the end
-        uploadId ??= (await send<{ UploadId?: string }>(new CreateMultipartUploadCommand({ Bucket: p.bucket, Key: p.key, ...p.params }))).UploadId;
-        if (!uploadId) throw new ArcaError(ErrorCodes.DEST_UNREACHABLE, `${p.where}: the server returned no UploadId for CreateMultipartUpload.`);
-        await startPart(++partNo, take(size));
+        const n = Math.min(size - curLen, chunk.byteLength - off);
+        cur.set(n === chunk.byteLength ? chunk : chunk.subarray(off, off + n), curLen);
+        curLen += n;
+        off += n;
+        if (curLen === size) {
+          const full = cur;
+          cur = undefined;
+          curLen = 0;
+          if (partNo === 0 && !uploadId && off === chunk.byteLength) {
+            firstFull = full; // might be the whole object: decide when the next chunk (or the end) comes
+          } else {
+            if (partNo + 1 > S3_LIMITS.maxParts) {
+              throw new ArcaError(ErrorCodes.DEST_FULL, `${p.where}: the stream exceeds S3's 10 000 parts (${bytes} bytes so far); S3 objects are limited to 5 TiB.`);
+            }
+            await ensureUpload();
+            await startPart(++partNo, full);
+          }
+        }
       }
     }
 
+    const rest = (): Buffer => (cur ? cur.subarray(0, curLen) : Buffer.concat(small, curLen));
     if (!uploadId) {
-      const body = take(buffered);
+      const body = firstFull ?? rest();
       const digest = md5(body);
       const r = await send<{ ETag?: string }>(
         new PutObjectCommand({ Bucket: p.bucket, Key: p.key, Body: body, ContentLength: body.byteLength, ...(p.contentMd5 ? { ContentMD5: digest.toString('base64') } : {}), ...p.params }),
@@ -182,7 +239,7 @@ export async function uploadStream(data: AsyncIterable<Uint8Array>, p: UploadPar
       }
       partNo = 1;
     } else {
-      if (buffered > 0) await startPart(++partNo, take(buffered));
+      if (curLen > 0) await startPart(++partNo, rest());
       while (inFlight.size) await Promise.race(inFlight);
       if (failure !== undefined) throw failure;
       done.sort((a, b) => a.PartNumber! - b.PartNumber!);

@@ -38,6 +38,8 @@ export interface S3Destination extends Destination {
   readonly client: import('@aws-sdk/client-s3').S3Client;
   /** Release the sockets of a client Arca created (no-op for an injected client). */
   close(): void;
+  /** Bucket reachable, credentials valid, write/delete probed, versioning and Object Lock reported. Never throws for an unhealthy bucket. */
+  check(o?: { signal?: AbortSignal }): Promise<CheckReport>;
 }
 
 /**

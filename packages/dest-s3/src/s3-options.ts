@@ -1,3 +1,4 @@
+import { constants as bufferConstants } from 'node:buffer';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 
@@ -19,11 +20,15 @@ export const S3_LIMITS = {
 
 /**
  * Parts are numbered 1..10 000. The part size doubles every `PARTS_PER_TIER` parts, starting
- * at `partSize`: with the default 8 MiB the first 1000 parts (≈ 7.8 GiB) use 8 MiB, the next
- * 1000 use 16 MiB, and so on; 10 000 parts then hold 8 MiB × 1000 × (2¹⁰ − 1) ≈ 7.8 TiB,
- * more than S3's 5 TiB object limit. Memory grows only for streams that are really that big.
+ * at `partSize` (capped at 4 GiB, the largest Node 20 Buffer): with the default 8 MiB the
+ * first 800 parts (6.25 GiB) use 8 MiB, the next 800 use 16 MiB, and so on. 10 000 parts then
+ * hold more than S3's 5 TiB object limit for any `partSize` ≥ 5 MiB, while
+ * memory grows only for streams that really are that big. See the README for the table.
  */
-export const PARTS_PER_TIER = 1000;
+export const PARTS_PER_TIER = 800;
+
+/** Largest part Arca builds: S3's 5 GiB, or less where a Node Buffer cannot be that big (4 GiB on Node 20). */
+export const MAX_BUFFERED_PART = Math.min(5 * 1024 * MiB, bufferConstants.MAX_LENGTH);
 
 const Credentials = z.object({
   accessKeyId: z.string().min(1),
@@ -54,9 +59,9 @@ export const S3Options = z
     /** Server-side encryption: `AES256` (SSE-S3) or `aws:kms` with optional `kmsKeyId`. */
     serverSideEncryption: z.enum(['AES256', 'aws:kms']).optional(),
     kmsKeyId: z.string().min(1).optional(),
-    /** First part size in bytes (default 8 MiB, min 5 MiB); it doubles every 1000 parts. */
-    partSize: z.number().int().min(S3_LIMITS.minPartSize).max(S3_LIMITS.maxPartSize).optional(),
-    /** Parts uploaded in parallel (default 4). Memory ≈ (queueSize + 1) × part size. */
+    /** First part size in bytes (default 8 MiB, 5 MiB – 1 GiB); it doubles every 800 parts. */
+    partSize: z.number().int().min(S3_LIMITS.minPartSize).max(1024 * MiB).optional(),
+    /** Parts uploaded in parallel (default 4). Memory ≤ (queueSize + 1) × part size. */
     queueSize: z.number().int().min(1).max(64).optional(),
     /** Object Lock retention on every new object (bucket must have Object Lock enabled). */
     objectLock: z
@@ -98,11 +103,11 @@ export function normalisePrefix(prefix: string | undefined): string {
 /**
  * Size of part `n` (1-based): `base` doubled every {@link PARTS_PER_TIER} parts, capped at 5 GiB.
  * `base` is raised when the expected size is known so a stream of that size fits in
- * 1000 parts at the first tier.
+ * the first tier.
  */
 export function partSizeFor(n: number, base: number): number {
   const tier = Math.floor((n - 1) / PARTS_PER_TIER);
-  return Math.min(base * 2 ** tier, S3_LIMITS.maxPartSize);
+  return Math.min(base * 2 ** tier, MAX_BUFFERED_PART);
 }
 
 /** The base part size for an upload, given the configured size and an optional expected length. */
@@ -110,7 +115,7 @@ export function basePartSize(configured: number, expectedBytes?: number): number
   if (!expectedBytes || expectedBytes <= configured * PARTS_PER_TIER) return configured;
   // Known size: pick a part size that fits it in one tier (rounded up to a MiB).
   const wanted = Math.ceil(expectedBytes / PARTS_PER_TIER / MiB) * MiB;
-  return Math.min(Math.max(configured, wanted), S3_LIMITS.maxPartSize);
+  return Math.min(Math.max(configured, wanted), MAX_BUFFERED_PART);
 }
 
 /** Total bytes that `parts` parts hold with base size `base` (for docs and tests). */

@@ -103,6 +103,8 @@ export interface ProxyRequest {
   url: URL;
   headers: http.IncomingHttpHeaders;
   body: Buffer;
+  /** Status answered (by the proxy itself or by the server). */
+  status?: number;
 }
 
 /** What the proxy does with a request: forward it (optionally with a changed body), or answer itself. */
@@ -140,6 +142,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       const d = proxy.decide(r);
       if (!('forward' in d)) {
         const xml = d.xml ?? (d.code ? errorXml(d.code) : '');
+        r.status = d.status;
         res.writeHead(d.status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(xml) });
         res.end(req.method === 'HEAD' ? undefined : xml);
         return;
@@ -148,6 +151,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       const headers = { ...req.headers, host: t.host, 'content-length': String(body.byteLength) };
       delete headers['transfer-encoding'];
       const up = http.request({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers }, (ur) => {
+        r.status = ur.statusCode;
         res.writeHead(ur.statusCode ?? 502, ur.headers);
         ur.pipe(res);
       });
