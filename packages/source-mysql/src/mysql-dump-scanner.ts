@@ -3,7 +3,8 @@
  * two things no separate query can tell about the dump's own snapshot:
  *
  * - the binary log coordinates and GTID set written by `--master-data=2`/`--source-data=2`
- *   (header comments like `-- CHANGE MASTER TO MASTER_LOG_FILE='x', MASTER_LOG_POS=n;`);
+ *   (comments like `-- CHANGE MASTER TO MASTER_LOG_FILE='x', MASTER_LOG_POS=n;` at the top and,
+ *   from mariadb-dump, `-- SET GLOBAL gtid_slave_pos='0-1-5';` at the end);
  * - the exact number of rows dumped per table, by counting the tuples of every
  *   `INSERT INTO \`t\` VALUES (...),(...);` statement (one line in MySQL and older MariaDB,
  *   one row per line since MariaDB 10.11.x/11.x). The tool writes each row as one
@@ -32,8 +33,6 @@ const BTICK = 0x60;
 const SEMI = 0x3b;
 const INSERT_PREFIX = Buffer.from('INSERT INTO `');
 const USE_PREFIX = Buffer.from('USE `');
-/** Header comments carrying binlog data appear before the first table, in the first KiBs. */
-const HEADER_REGION = 1 << 20;
 const DECIDE_BYTES = 1024;
 const HEADER_LINE_MAX = 1 << 16;
 
@@ -66,7 +65,6 @@ export class DumpScanner {
   private mode = Mode.LineStart;
   private pending: Buffer[] = [];
   private pendingLen = 0;
-  private seen = 0;
   private db = '';
   private counts: Map<string, number> | undefined;
   private table = '';
@@ -82,7 +80,6 @@ export class DumpScanner {
   push(chunk: Uint8Array): void {
     const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     this.process(buf, 0);
-    this.seen += buf.length;
   }
 
   /** Call once the stream ended. */
@@ -169,7 +166,9 @@ export class DumpScanner {
     } else if (line.length >= USE_PREFIX.length && line.subarray(0, USE_PREFIX.length).equals(USE_PREFIX)) {
       const name = readQuoted(line, USE_PREFIX.length);
       if (name) this.db = name.value;
-    } else if (this.seen < HEADER_REGION && /^(--|SET|CHA|\/\*)/i.test(line.subarray(0, 3).toString('latin1'))) {
+    } else if (/^(--|SET|CHA)/i.test(line.subarray(0, 3).toString('latin1'))) {
+      // Binlog comments: file/position at the top, MariaDB's GTID (`gtid_slave_pos`) at the
+      // very end of the dump; the last occurrence wins.
       const text = line.toString('utf8');
       const nl = line.indexOf(NL);
       if (nl >= 0 || atEnd) {

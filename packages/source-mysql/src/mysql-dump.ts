@@ -40,7 +40,6 @@ export function dumpArgs(cfg: MySqlConfig, tool: ToolInfo, server: ServerInfo, d
   if (withBinlog) {
     if (tool.flavour === 'mysql' && compareVersions(tool.version, '8.0.26') >= 0) a.push('--source-data=2');
     else a.push('--master-data=2');
-    if (tool.flavour === 'mariadb' && server.flavour === 'mariadb') a.push('--gtid');
   }
   for (const [db, tables] of exclude) for (const t of tables) a.push(`--ignore-table=${db}.${t}`);
   a.push(...(cfg.extraArgs ?? []));
