@@ -119,19 +119,28 @@ async function runLocked(ctx: ArcaContext, job: ResolvedJob, o: RunOptions): Pro
       const file = `${name}${path.extname(dump.filename)}${job.codecs.map((c) => c.extension).join('')}`;
       const key = prefix + file;
       const tick = progress.start(name, dump.expectedBytes);
-      const content = meter(dump.stream, tick);
+      // One iterator, released in `finally` even if nothing ever read it, so a source's temp
+      // files and child processes never outlive the run.
+      const iterator = dump.stream[Symbol.asyncIterator]();
+      const content = meter({ [Symbol.asyncIterator]: () => iterator }, tick);
       let encoded: AsyncIterable<Bytes> = content.stream;
       for (const codec of job.codecs) encoded = codec.encode(encoded, { signal: o.signal });
       const stored = meter(encoded);
-      const { results, inputError } = await fanOut(
-        stored.stream,
-        live.map((t) => ({
-          name: t.ref.name,
-          consume: (data, signal) =>
-            t.ref.destination.put(key, data, { signal: o.signal ? AbortSignal.any([o.signal, signal]) : signal }),
-        })),
-        { signal: o.signal, stallTimeoutMs: job.config.stallTimeoutMs },
-      );
+      let fanned: Awaited<ReturnType<typeof fanOut<{ bytes: number }>>>;
+      try {
+        fanned = await fanOut(
+          stored.stream,
+          live.map((t) => ({
+            name: t.ref.name,
+            consume: (data, signal) =>
+              t.ref.destination.put(key, data, { signal: o.signal ? AbortSignal.any([o.signal, signal]) : signal }),
+          })),
+          { signal: o.signal, stallTimeoutMs: job.config.stallTimeoutMs },
+        );
+      } finally {
+        await iterator.return?.().catch(() => {});
+      }
+      const { results, inputError } = fanned;
       const aborted = o.signal?.aborted;
       for (const t of live) {
         const r = results.get(t.ref.name)!;
