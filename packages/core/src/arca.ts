@@ -16,6 +16,8 @@ import { restoreBackup, type RestoreBackupOptions, type RestoreReport } from './
 import { deleteBackup, retryFailed, type DeleteOptions, type RetryReport } from './operations/manage-backups.js';
 import { pruneBackups, type PruneOptions, type PruneReport } from './retention/prune-backups.js';
 import { checkHealth, watchHealth, type HealthOptions, type HealthReport, type WatchHealthOptions } from './operations/health-check.js';
+import { openArtifact, type OpenArtifactOptions, type OpenedArtifact } from './operations/open-artifact.js';
+import { describeJob, type JobInfo } from './operations/describe-job.js';
 
 const VERSION: string = (() => {
   try {
@@ -83,6 +85,14 @@ export interface Arca {
   health(o?: HealthOptions): Promise<HealthReport>;
   /** Run `health()` now and every `every` (default 15 min) until the returned function is called. */
   watchHealth(o?: WatchHealthOptions): () => void;
+  /**
+   * Open one stored file of a backup (an artifact from its manifest, or `manifest.json`) for
+   * streaming as stored (a download), checked against the manifest's sha256 while it streams.
+   * Rejects `KEY_INVALID`, `NOT_FOUND`, or the destination's error.
+   */
+  openArtifact(job: string, backupId: string, file: string, o?: OpenArtifactOptions): Promise<OpenedArtifact>;
+  /** A job's schedule, sources, destinations and policies as `describe()` shows them (no secrets); `NOT_FOUND` for an unknown job. */
+  describeJob(job: string): JobInfo;
   /** Subscribe to an event; returns an unsubscribe function. */
   on<K extends ArcaEventName>(event: K, listener: Listener<K>): () => void;
   readonly version: string;
@@ -147,6 +157,8 @@ export function createArca(config: ArcaConfig): Arca {
     prune: (job, o) => pruneBackups(ctx, job, o),
     health: (o) => checkHealth(ctx, o),
     watchHealth: (o) => watchHealth(ctx, o),
+    openArtifact: (job, id, file, o) => openArtifact(ctx, job, id, file, o),
+    describeJob: (job) => describeJob(ctx, job),
     on: (event, listener) => emitter.on(event, listener),
   };
 }

@@ -45,6 +45,8 @@ export { parseCalendarSpan, parseDurationMs, formatAge, formatBytes } from './re
 export type { CalendarSpan } from './retention/duration-parse.js';
 export type { PruneOptions, PruneReport, PruneDecision, PruneDestinationDecision, PruneLeftover } from './retention/prune-backups.js';
 export type { HealthOptions, HealthReport, WatchHealthOptions } from './operations/health-check.js';
+export type { OpenArtifactOptions, OpenedArtifact } from './operations/open-artifact.js';
+export type { JobInfo } from './operations/describe-job.js';
 export { webhook, signWebhook, verifyWebhookSignature } from './notifiers/webhook-notifier.js';
 export type { WebhookOptions, WebhookPayload } from './notifiers/webhook-notifier.js';
 export { slack, discord, teams, telegram, slackPayload, discordPayload, teamsPayload, telegramPayload } from './notifiers/chat-notifiers.js';
