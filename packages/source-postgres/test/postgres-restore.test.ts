@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ArcaError, createArca, localDir, verifyingStream, type Source } from '@arca/core';
+import { ArcaError, createArca, gzip, localDir, verifyingStream, type Source } from '@arca/core';
 import { collect, describeWithService } from '@arca/core/test-kit';
 import { drillBackup, fingerprint, postgres, restoreDrill } from '@arca/source-postgres';
 import { PG, RICH_SCHEMA, adminClient, createDb, databasesLike, dbExists, dropAll, probePostgres, rmrf, sql, tempDir, track, uniqueName } from './pg-helpers.js';
@@ -30,6 +30,8 @@ async function rejection(p: Promise<unknown>): Promise<ArcaError> {
   expect(e).toBeInstanceOf(ArcaError);
   return e as ArcaError;
 }
+
+const HEAVY = 300_000; // pgbench scale 10 on a shared 2-core machine
 
 await describeWithService('postgres restore, drills (PostgreSQL on 127.0.0.1:5432)', probePostgres, () => {
   let db: string;
@@ -62,7 +64,7 @@ await describeWithService('postgres restore, drills (PostgreSQL on 127.0.0.1:543
   afterAll(async () => {
     await dropAll();
     await rmrf(dir);
-  });
+  }, HEAVY);
 
   it('round-trips pgbench (scale 10) plus bytea, jsonb, arrays, large objects, sequences, views, functions and triggers', async () => {
     expect(Object.keys(original)).toEqual(expect.arrayContaining(['public.pgbench_accounts', 'app.blobs', 'app.audit', 'app.invoice_no', 'app.audit_id_seq', 'public.Mixed Case', 'public.lo_refs']));
@@ -79,7 +81,7 @@ await describeWithService('postgres restore, drills (PostgreSQL on 127.0.0.1:543
     expect(await sql(target, "SELECT nextval('app.invoice_no')::int AS v")).toEqual([{ v: 1035 }]);
     expect(await sql(target, 'SELECT length(lo_get(lo)) AS n FROM lo_refs')).toEqual([{ n: 13000 }]);
     expect(await databasesLike(`${target}_arca_`)).toEqual([]);
-  });
+  }, HEAVY);
 
   it('restores a truncated archive nowhere: the existing target is untouched (transaction and swap) and no scratch database is left', async () => {
     const target = await createDb('trunc');
@@ -97,7 +99,7 @@ await describeWithService('postgres restore, drills (PostgreSQL on 127.0.0.1:543
     const garbage = await rejection(postgres({ ...PG, database: target }).restore!(bytes(Buffer.from('PGDMP but not really, just garbage bytes')), { overwrite: true }));
     expect(garbage.code).toBe('CORRUPT_ARTIFACT');
     expect(await fp(target)).toEqual(before);
-  });
+  }, HEAVY);
 
   it('overwrites an existing database in place (swap strategy, jobs 2) and refuses to swap while sessions are open', async () => {
     const target = await createDb('swap');
@@ -115,7 +117,7 @@ await describeWithService('postgres restore, drills (PostgreSQL on 127.0.0.1:543
     }
     expect(await fp(target)).toEqual(smallFp);
     expect(await databasesLike(`${target}_`)).toEqual([]);
-  });
+  }, HEAVY);
 
   it('refuses a missing target unless createDatabase, and stops with ABORTED leaving nothing behind', async () => {
     const missing = uniqueName('missing');
@@ -134,7 +136,7 @@ await describeWithService('postgres restore, drills (PostgreSQL on 127.0.0.1:543
     expect(a.code).toBe('ABORTED');
     expect(await dbExists(missing)).toBe(false);
     expect(await databasesLike(`${missing}_`)).toEqual([]);
-  });
+  }, HEAVY);
 
   it('restores a plain SQL dump with psql', async () => {
     const src = await createDb('plain');
@@ -144,16 +146,17 @@ await describeWithService('postgres restore, drills (PostgreSQL on 127.0.0.1:543
     const target = track(uniqueName('plain_t'));
     await postgres({ ...PG, database: target, format: 'plain', restore: { createDatabase: true } }).restore!(d.stream);
     expect(await fp(target)).toEqual(want);
-  });
+  }, HEAVY);
 
   it('drills a stored backup through Arca: restores into a scratch database, checks every count, drops it, measures the time', async () => {
     const arca = createArca({
       destinations: { local: localDir({ path: path.join(dir, 'b'), fsync: false }) },
-      jobs: { nightly: { sources: { db: postgres({ ...PG, database: db }) }, destinations: ['local'] } },
+      jobs: { nightly: { sources: { db: postgres({ ...PG, database: db }) }, destinations: ['local'], compress: gzip({ level: 1 }) } },
     });
     const run = await arca.run('nightly');
     expect(run.status).toBe('completed');
     expect(run.artifacts[0]!.file).toBe('db.pgdump.gz');
+    expect(run.artifacts[0]!.meta).toMatchObject({ format: 'custom', compression: 0, snapshot: 'exported' });
     const report = await drillBackup(arca, 'nightly', run.backupId, {
       ...PG,
       databasePrefix: 'arca_t_drill',
@@ -173,7 +176,7 @@ await describeWithService('postgres restore, drills (PostgreSQL on 127.0.0.1:543
     expect(report.from).toBe('local');
     expect(await dbExists(report.database)).toBe(false);
     expect(await databasesLike('arca_t_drill')).toEqual([]);
-  });
+  }, HEAVY);
 
   it('a drill reports wrong counts and failing checks (ok: false), and throws on a corrupt input, dropping the scratch database every time', async () => {
     const tables = { ...(smallMeta.tables as Record<string, number>), 'public.bulk': 999 };
@@ -190,7 +193,7 @@ await describeWithService('postgres restore, drills (PostgreSQL on 127.0.0.1:543
     expect(failed.ok).toBe(false);
     expect(failed.error?.code).toBe('RESTORE_FAILED');
     expect(await databasesLike('arca_t_drill2')).toEqual([]);
-  });
+  }, HEAVY);
 
   it('restores in place through Arca after a safety backup, with --no-owner', async () => {
     const live = await createDb('inplace');
@@ -208,5 +211,5 @@ await describeWithService('postgres restore, drills (PostgreSQL on 127.0.0.1:543
     const list = await arca.list('app');
     expect(list.map((b) => b.trigger.type).sort()).toEqual(['manual', 'safety']);
     await fs.rm(path.join(dir, 'inplace'), { recursive: true, force: true });
-  });
+  }, HEAVY);
 });

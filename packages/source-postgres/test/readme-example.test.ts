@@ -36,5 +36,5 @@ await describeWithService('README example (PostgreSQL on 127.0.0.1:5432)', probe
     } finally {
       await rmrf(dir);
     }
-  });
+  }, 300_000);
 });
