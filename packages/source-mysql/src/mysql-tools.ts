@@ -3,7 +3,7 @@ import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
-import { ArcaError, ErrorCodes, abortError, redact } from '@arca/core';
+import { ArcaError, ErrorCodes, redact } from '@arca/core';
 import type { MySqlConfig } from './mysql-options.js';
 
 export interface ToolInfo {
@@ -106,7 +106,12 @@ export interface DefaultsFile {
  * `finally` (every path we control: success, failure, abort, early stop).
  */
 export async function writeDefaultsFile(cfg: MySqlConfig): Promise<DefaultsFile> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'arca-mysql-'));
+  let dir: string;
+  try {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'arca-mysql-'));
+  } catch (e) {
+    throw new ArcaError(ErrorCodes.SOURCE_FAILED, `Cannot create a private temporary folder in ${os.tmpdir()} for the MySQL option file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): make it writable or set TMPDIR.`, { cause: e });
+  }
   await fs.chmod(dir, 0o700);
   const file = path.join(dir, 'client.cnf');
   const lines = ['[client]', `user=${optionFileValue(cfg.user)}`];
@@ -121,7 +126,7 @@ export async function writeDefaultsFile(cfg: MySqlConfig): Promise<DefaultsFile>
     await fs.writeFile(file, lines.join('\n') + '\n', { mode: 0o600, flag: 'wx' });
   } catch (e) {
     await remove();
-    throw e;
+    throw new ArcaError(ErrorCodes.SOURCE_FAILED, `Cannot write the temporary MySQL option file in ${dir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}).`, { cause: e });
   }
   return { path: file, remove };
 }
@@ -175,8 +180,4 @@ export function startTool(file: string, args: string[], signal: AbortSignal | un
   const stderr = new Tail();
   child.stderr?.on('data', (c: Buffer) => stderr.push(c));
   return { child, stderr };
-}
-
-export function abortedError(signal: AbortSignal | undefined, what: string): ArcaError {
-  return abortError(signal, what);
 }
