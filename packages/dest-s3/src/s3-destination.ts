@@ -24,7 +24,7 @@ import {
   type ObjectInfo,
 } from '@arca/core';
 import { createClient, deleteObjectsCommand } from './s3-client.js';
-import { isNotFound, s3ErrorName, s3ErrorToArca } from './s3-errors.js';
+import { httpStatus, isNotFound, s3ErrorName, s3ErrorToArca } from './s3-errors.js';
 import { basePartSize, normalisePrefix, S3_LIMITS, S3Options } from './s3-options.js';
 import { uploadStream, type ObjectParams } from './multipart-upload.js';
 
@@ -69,6 +69,7 @@ export function s3(options: S3Options): S3Destination {
   const partSize = opts.partSize ?? DEFAULT_PART_SIZE;
   const queueSize = opts.queueSize ?? DEFAULT_QUEUE_SIZE;
   const name = opts.name ?? 's3';
+  let batchDelete = opts.batchDelete ?? true;
   const endpoint = opts.endpoint ? safeEndpoint(opts.endpoint) : undefined;
 
   const full = (key: string) => rootPrefix + key;
@@ -203,7 +204,27 @@ export function s3(options: S3Options): S3Destination {
       for (const key of keys) assertValidKey(key);
       const failed: Array<{ key: string; code: string; message: string }> = [];
       const unique = [...new Set(keys)];
-      for (let i = 0; i < unique.length; i += S3_LIMITS.maxDeleteBatch) {
+      /** DeleteObject one key (missing keys are fine); what fails is recorded in `failed`. */
+      const deleteOne = async (fullKey: string, code?: string, message?: string) => {
+        try {
+          await send(new DeleteObjectCommand({ Bucket: bucket, Key: fullKey }), o.signal);
+        } catch (e) {
+          if (isNotFound(e) && s3ErrorName(e) !== 'NoSuchBucket') return;
+          if (o.signal?.aborted || s3ErrorName(e) === 'NoSuchBucket') throw fail(e, fullKey.slice(rootPrefix.length), o.signal);
+          failed.push({ key: fullKey.slice(rootPrefix.length), code: code ?? s3ErrorName(e), message: (message ?? String((e as Error).message ?? '')).slice(0, 200) });
+        }
+      };
+      if (!batchDelete) {
+        // One by one, a few at a time (servers without DeleteObjects).
+        const queue = unique.map(full);
+        await Promise.all(Array.from({ length: Math.min(8, queue.length) }, async () => {
+          for (let k = queue.shift(); k !== undefined; k = queue.shift()) {
+            throwIfAborted(o.signal);
+            await deleteOne(k);
+          }
+        }));
+      }
+      for (let i = 0; batchDelete && i < unique.length; i += S3_LIMITS.maxDeleteBatch) {
         throwIfAborted(o.signal);
         const batch = unique.slice(i, i + S3_LIMITS.maxDeleteBatch);
         let errors: Array<{ Key?: string; Code?: string; Message?: string }>;
@@ -214,20 +235,16 @@ export function s3(options: S3Options): S3Destination {
           );
           errors = (r.Errors ?? []).filter((x) => x.Code !== 'NoSuchKey');
         } catch (e) {
+          if (!o.signal?.aborted && (s3ErrorName(e) === 'NotImplemented' || httpStatus(e) === 501)) {
+            batchDelete = false; // remember for this destination: the server has no DeleteObjects
+            for (const k of unique.slice(i)) await deleteOne(full(k));
+            break;
+          }
           throw fail(e, batch[0], o.signal);
         }
         // Retry keys the batch could not delete one by one (servers can fail a key of a
         // batch on a transient conflict); what still fails is reported key by key.
-        for (const err of errors) {
-          const key = (err.Key ?? '').slice(rootPrefix.length);
-          try {
-            await send(new DeleteObjectCommand({ Bucket: bucket, Key: err.Key }), o.signal);
-          } catch (e) {
-            if (isNotFound(e)) continue;
-            if (o.signal?.aborted) throw fail(e, key, o.signal);
-            failed.push({ key, code: err.Code ?? s3ErrorName(e), message: (err.Message ?? '').slice(0, 200) });
-          }
-        }
+        for (const err of errors) if (err.Key) await deleteOne(err.Key, err.Code, err.Message);
       }
       if (failed.length) {
         const perm = failed.some((f) => /AccessDenied|Forbidden|InvalidObjectState/.test(f.code));

@@ -81,6 +81,12 @@ export const S3Options = z
     contentMd5: z.boolean().optional(),
     /** Compare each part's ETag with its MD5 when the ETag is a plain MD5 (default true; off with SSE-KMS, where ETags are not MD5s). */
     verifyEtag: z.boolean().optional(),
+    /**
+     * Delete with DeleteObjects (≤ 1000 keys per request; default true). Set false for servers
+     * without it (Google Cloud Storage's XML API): keys are then deleted one by one, 8 at a
+     * time. A server answering DeleteObjects with 501 NotImplemented falls back by itself.
+     */
+    batchDelete: z.boolean().optional(),
     /** SDK attempts per request, retried with backoff on throttling, 5xx and network errors (default 5). */
     maxAttempts: z.number().int().min(1).max(20).optional(),
     /** Name in results and the catalog; defaults to the key in `createArca({ destinations })`. */

@@ -272,6 +272,30 @@ await describeWithService('s3 destination behaviour on s3rver', probeS3rver, () 
     expect(await keys(d)).toEqual(['free', 'locked']);
   });
 
+  it('falls back to one DeleteObject per key when the server has no DeleteObjects (501), e.g. GCS', async () => {
+    const { d, commands } = proxied({ prefix: 'nobatch' });
+    const ks = ['a', 'b/c', 'd'];
+    for (const k of ks) await d.put(k, bytes(k));
+    proxy.decide = (r) => (r.method === 'POST' && r.url.searchParams.has('delete') ? { status: 501, code: 'NotImplemented' } : { forward: true });
+    try {
+      await d.delete([...ks, 'missing']);
+      expect(await keys(d)).toEqual([]);
+      expect(commands.filter((c) => c === 'DeleteObjectCommand')).toHaveLength(4);
+      // Remembered: the next delete goes straight to single deletes.
+      await d.put('e', bytes('e'));
+      const before = commands.length;
+      await d.delete(['e']);
+      expect(commands.slice(before)).toEqual(['DeleteObjectCommand']);
+    } finally {
+      proxy.decide = () => ({ forward: true });
+    }
+    const configured = s3({ bucket: BUCKET, endpoint: server.endpoint, forcePathStyle: true, credentials: CREDS, prefix: 'nobatch', batchDelete: false });
+    open.push(configured);
+    await configured.put('f', bytes('f'));
+    await configured.delete(['f']);
+    expect(await configured.stat('f')).toBeUndefined();
+  });
+
   it('check() probes write and delete, leaves no probe object and reports versioning/object-lock facts', async () => {
     const d = dest({ prefix: 'checked' });
     const r = await d.check();
