@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ArcaError } from '@arca/core';
 import { collect, describeWithService } from '@arca/core/test-kit';
-import { fingerprint, pgAdvisoryLock, postgres } from '@arca/source-postgres';
+import { pgAdvisoryLock, postgres } from '@arca/source-postgres';
+import { fingerprint } from '../src/postgres-stats.js';
 import pg from 'pg';
 import { probePrivateCluster, startPrivateCluster, type PrivateCluster } from './pg-private-cluster.js';
 

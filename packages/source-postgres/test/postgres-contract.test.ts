@@ -1,6 +1,7 @@
 import { afterAll, expect } from 'vitest';
 import { describeWithService, testSource } from '@arca/core/test-kit';
-import { fingerprint, postgres } from '@arca/source-postgres';
+import { postgres } from '@arca/source-postgres';
+import { fingerprint } from '../src/postgres-stats.js';
 import { PG, RICH_SCHEMA, adminClient, createDb, dropAll, probePostgres, sql, track, uniqueName } from './pg-helpers.js';
 
 async function fingerprintOf(database: string): Promise<Record<string, string>> {

@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ArcaError, createArca, gzip, localDir, verifyingStream, type Source } from '@arca/core';
 import { collect, describeWithService } from '@arca/core/test-kit';
-import { drillBackup, fingerprint, postgres, restoreDrill } from '@arca/source-postgres';
+import { drillBackup, postgres, restoreDrill } from '@arca/source-postgres';
+import { fingerprint } from '../src/postgres-stats.js';
 import { PG, RICH_SCHEMA, adminClient, createDb, databasesLike, dbExists, dropAll, probePostgres, rmrf, sql, tempDir, track, uniqueName } from './pg-helpers.js';
 
 async function fp(database: string): Promise<Record<string, string>> {
