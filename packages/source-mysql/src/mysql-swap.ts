@@ -74,14 +74,16 @@ export async function captureObjects(conn: Conn, db: string): Promise<ObjectDef[
   return out;
 }
 
-export async function dropObjects(conn: Conn, db: string, defs: ObjectDef[]): Promise<void> {
+/** Drop `defs` (in reverse order); each one dropped is pushed to `done`. */
+export async function dropObjects(conn: Conn, db: string, defs: ObjectDef[], done: ObjectDef[] = []): Promise<void> {
   for (const d of [...defs].reverse()) {
     await conn.query(`DROP ${d.kind} IF EXISTS ${qi(db)}.${qi(d.name)}`);
+    done.push(d);
   }
 }
 
-/** Create `defs` in `db`; views are retried until their dependencies (other views) exist. */
-export async function createObjects(conn: Conn, db: string, defs: ObjectDef[]): Promise<void> {
+/** Create `defs` in `db`; views are retried until their dependencies (other views) exist. Each one created is pushed to `done`. */
+export async function createObjects(conn: Conn, db: string, defs: ObjectDef[], done: ObjectDef[] = []): Promise<void> {
   await conn.query(`USE ${qi(db)}`);
   const [saved] = await rows<{ m: string; z: string }>(conn, 'SELECT @@SESSION.sql_mode AS m, @@SESSION.time_zone AS z');
   try {
@@ -89,6 +91,7 @@ export async function createObjects(conn: Conn, db: string, defs: ObjectDef[]): 
       if (d.sqlMode !== undefined) await conn.query('SET SESSION sql_mode = ?', [d.sqlMode]);
       if (d.timeZone !== undefined) await conn.query('SET SESSION time_zone = ?', [d.timeZone]);
       await conn.query(d.create);
+      done.push(d);
       if (d.sqlMode !== undefined) await conn.query('SET SESSION sql_mode = ?', [saved!.m]);
       if (d.timeZone !== undefined) await conn.query('SET SESSION time_zone = ?', [saved!.z]);
     };
@@ -133,36 +136,38 @@ export async function swapInto(conn: Conn, target: string, scratch: string): Pro
   const oldDefs = await captureObjects(conn, target);
   const oldTables = await baseTables(conn, target);
   const aside = scratchName(target, 'arca_old');
-  let droppedOld = false;
+  const droppedOld: ObjectDef[] = [];
+  const createdNew: ObjectDef[] = [];
+  let asideCreated = false;
   let renamed = false;
   try {
     await dropObjects(conn, scratch, newDefs.filter((d) => d.kind === 'TRIGGER' || d.kind === 'VIEW'));
     await conn.query(`CREATE DATABASE ${qi(aside)}`);
-    droppedOld = true;
-    await dropObjects(conn, target, oldDefs);
+    asideCreated = true;
+    await dropObjects(conn, target, oldDefs, droppedOld);
     // One statement: old tables aside and new tables in, atomically.
     await renameAll(conn, [...oldTables.map((t) => [target, aside, t] as [string, string, string]), ...newTables.map((t) => [scratch, target, t] as [string, string, string])]);
     renamed = true;
-    await createObjects(conn, target, newDefs);
+    await createObjects(conn, target, newDefs, createdNew);
   } catch (e) {
+    // Undo exactly what was done, in reverse.
     const rollback: string[] = [];
     try {
-      if (droppedOld) {
-        await dropObjects(conn, target, await captureObjects(conn, target));
-        if (renamed) {
-          await renameAll(conn, [...newTables.map((t) => [target, scratch, t] as [string, string, string]), ...oldTables.map((t) => [aside, target, t] as [string, string, string])]);
-        }
-        await createObjects(conn, target, oldDefs);
+      await dropObjects(conn, target, createdNew);
+      if (renamed) {
+        await renameAll(conn, [...newTables.map((t) => [target, scratch, t] as [string, string, string]), ...oldTables.map((t) => [aside, target, t] as [string, string, string])]);
       }
-      await conn.query(`DROP DATABASE IF EXISTS ${qi(aside)}`);
+      const toRecreate = oldDefs.filter((d) => droppedOld.includes(d));
+      await createObjects(conn, target, toRecreate);
+      if (asideCreated) await conn.query(`DROP DATABASE IF EXISTS ${qi(aside)}`);
     } catch (re) {
       rollback.push((re as Error).message);
     }
     throw new ArcaError(
       ErrorCodes.RESTORE_FAILED,
       rollback.length
-        ? `Swapping the restored tables into ${target} failed (${(e as Error).message}) and so did putting the old content back (${rollback.join('; ')}). The previous tables are in database ${aside}: check ${target} and move them back by hand, or restore the safety backup.`
-        : `Swapping the restored tables into ${target} failed (${(e as Error).message}); the previous content was put back.`,
+        ? `Swapping the restored tables into ${target} failed (${(e as Error).message}) and so did putting the old content back (${rollback.join('; ')}).${renamed ? ` The previous tables are in database ${aside}: move them back by hand,` : ''} Check ${target}, or restore the safety backup.`
+        : `Swapping the restored tables into ${target} failed (${(e as Error).message}); the previous content was put back. Check the restoring user's privileges on ${target} (DROP, CREATE, ALTER, CREATE VIEW, TRIGGER, EVENT, CREATE ROUTINE).`,
       { cause: e, details: { target, aside } },
     );
   }

@@ -244,6 +244,35 @@ await describeWithService('mysql source on the real MariaDB: secrets, failures, 
     expect(await databasesLike(c, missing)).toEqual([]);
   });
 
+  it('a swap that fails half-way (no DROP privilege on the target) puts the old content back', async () => {
+    const target = uniqueName('src_swap');
+    extraDbs.push(target);
+    await mysql({ host: HOST, port: PORT, user: 'root', database: target, createDatabase: true }).restore((await mysql(opts()).dump()).stream);
+    await c.query(`DELETE FROM \`${target}\`.tracking WHERE id > 100`); // make old and new content differ
+    const before = { sums: await checksums(c, target), objects: await objects(c, target) };
+    const lim = uniqueName('lim');
+    const limPassword = `Lim-${uniqueName('z')}`;
+    // Everything on the scratch names, but no DROP on the target: dropping its old views fails
+    // after its events and triggers were already dropped.
+    const dropLim = await createUser(c, lim, limPassword, [
+      `ALL PRIVILEGES ON \`${target.replace(/_/g, '\\_')}\\_arca\\_%\`.*`,
+      `SELECT, INSERT, CREATE, SHOW VIEW, TRIGGER, EVENT ON \`${target}\`.*`,
+      'SELECT ON mysql.proc',
+      'SET USER ON *.*',
+    ]);
+    try {
+      const e = await rejection(
+        mysql({ host: HOST, port: PORT, user: lim, password: limPassword, database: target }).restore((await mysql(opts()).dump()).stream, { overwrite: true }),
+      );
+      expect(e.code).toBe('RESTORE_FAILED');
+      expect(e.message).toMatch(/previous content was put back/);
+      expect({ sums: await checksums(c, target), objects: await objects(c, target) }).toEqual(before);
+      expect(await databasesLike(c, target + '_arca')).toEqual([]);
+    } finally {
+      await dropLim();
+    }
+  });
+
   it('abort during restore: ABORTED, target untouched, scratch dropped', async () => {
     const target = uniqueName('src_abort');
     extraDbs.push(target);
