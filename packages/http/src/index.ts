@@ -1,0 +1,12 @@
+export { createArcaHandler } from './arca-handler.js';
+export type { ArcaHandler } from './arca-handler.js';
+export type { ArcaAction, ArcaHandlerOptions, AuthorizeContext, AuthorizeResult, CsrfOptions, RestoreTarget } from './handler-options.js';
+export { ACTIONS } from './handler-options.js';
+export { toNodeHandler, toWebRequest, sendWebResponse } from './node-adapter.js';
+export type { NodeHandler, NodeRequestOverrides } from './node-adapter.js';
+export { arcaExpress } from './express-adapter.js';
+export type { ExpressLikeRequest } from './express-adapter.js';
+export { arcaFastify } from './fastify-adapter.js';
+export type { FastifyLikeInstance } from './fastify-adapter.js';
+export { arcaHono, honoPaths } from './hono-adapter.js';
+export { statusFor } from './http-support.js';
