@@ -181,7 +181,12 @@ await describeWithService('SFTP destination on a real sshd', sshdProbe, () => {
     try {
       await d.put('job/id/db.dump', generatedStream(1000, { seed: 7 })); // a previous object to keep
       let killed: Promise<void> | undefined;
-      const data = generatedStream(256 << 20, { onChunk: (sent) => void (sent >= 8 << 20 && (killed ??= server.kill())) });
+      // The producer waits for the kill, so the server dies while the upload is in flight.
+      const data = generatedStream(256 << 20, {
+        onChunk: async (sent) => {
+          if (sent >= 8 << 20 && !killed) await (killed = server.kill());
+        },
+      });
       const e = await d.put('job/id/db.dump', data).catch((x: unknown) => x);
       await killed;
       expect(e).toBeInstanceOf(ArcaError);
