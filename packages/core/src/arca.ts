@@ -1,10 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { ArcaEventName, BackupSummary, Codec, RunLogEntry, RunLogQuery, RunResult, SignalOptions, CheckReport } from './contracts.js';
 import { resolveConfig, type ArcaConfig } from './config.js';
 import { createEmitter, type Listener } from './events.js';
 import { serializeError } from './errors.js';
 import { memoryRunLog } from './run-log.js';
-import { nextRuns } from './schedule.js';
+import { nextRuns, toCron } from './schedule.js';
+import { recordRunOutcome, type BoundRunner, type RunnerHost } from './runner.js';
 import { gzip } from './codecs/gzip-codec.js';
 import { zstd } from './codecs/zstd-codec.js';
 import { type ArcaContext, getJob } from './pipeline/context.js';
@@ -37,6 +39,12 @@ export interface JobCheck {
 export interface Arca {
   /** Run one backup now. Resolves with the result also when the backup failed; rejects only for an unknown job or `LOCKED`. */
   run(job: string, o?: RunOptions): Promise<RunResult>;
+  /**
+   * Start one backup without waiting for it: resolves with its run id as soon as it started
+   * (in-process) or was accepted by the runner's queue; follow it through events or
+   * `history()`. Rejects like `run()` for an unknown job and, in-process, `LOCKED`.
+   */
+  enqueue(job: string, o?: RunOptions): Promise<{ runId: string }>;
   /** Restorable backups (those with a valid manifest), newest first, merged across destinations. */
   list(job: string, o?: SignalOptions): Promise<BackupSummary[]>;
   /** One backup with its manifest; `NOT_FOUND` if no destination has it. */
@@ -122,6 +130,35 @@ export function createArca(config: ArcaConfig): Arca {
     version: VERSION,
   };
   const scheduler = createScheduler(ctx, config.scheduler);
+  const host: RunnerHost = {
+    scheduledJobs: [...jobs.values()].flatMap((j) =>
+      j.config.schedule
+        ? [{ job: j.name, cron: toCron(j.config.schedule), timezone: j.config.timezone, catchUp: j.config.catchUp ?? 'none', jitterMs: j.config.jitterMs ?? 0 }]
+        : [],
+    ),
+    jobs: [...jobs.keys()],
+    runLocal: (job, o) => scheduler.run(job, o),
+    recordRun: (entry) => recordRunOutcome(ctx, entry),
+    emit: (event, data) => emitter.emit(event, data),
+    on: (event, listener) => emitter.on(event, listener),
+    runLog: ctx.runLog,
+  };
+  const runner: BoundRunner | undefined = config.runner?.bind(host);
+  const enqueueLocal = (job: string, o: RunOptions = {}): Promise<{ runId: string }> => {
+    getJob(ctx, job);
+    const runId = o.runId ?? randomUUID();
+    return new Promise((resolve, reject) => {
+      const off = emitter.on('run:start', (e) => {
+        if (e.runId !== runId) return;
+        off();
+        resolve({ runId });
+      });
+      scheduler.run(job, { ...o, runId }).then(
+        () => (off(), resolve({ runId })),
+        (e: unknown) => (off(), reject(e)),
+      );
+    });
+  };
   const checkAll = async <T extends { kind: string; check?(o?: SignalOptions): Promise<CheckReport> }>(name: string, x: T, o: SignalOptions) => {
     let report: CheckReport;
     try {
@@ -133,9 +170,13 @@ export function createArca(config: ArcaConfig): Arca {
   };
   return {
     version: VERSION,
-    run: (job, o) => scheduler.run(job, o),
-    start: () => scheduler.start(),
-    stop: (o) => scheduler.stop(o),
+    run: (job, o) => (runner ? runner.run(job, o) : scheduler.run(job, o)),
+    enqueue: async (job, o) => (runner ? runner.enqueue(job, o) : enqueueLocal(job, o)),
+    start: () => (runner ? runner.start() : scheduler.start()),
+    stop: async (o) => {
+      if (runner) await Promise.all([runner.stop(o), scheduler.stop(o)]);
+      else await scheduler.stop(o);
+    },
     list: (job, o) => listBackups(ctx, job, o),
     get: (job, id, o) => getBackup(ctx, job, id, o),
     verify: (job, id, o) => verifyBackup(ctx, job, id, o),
@@ -155,7 +196,17 @@ export function createArca(config: ArcaConfig): Arca {
     },
     jobs: () => [...jobs.keys()],
     prune: (job, o) => pruneBackups(ctx, job, o),
-    health: (o) => checkHealth(ctx, o),
+    async health(o) {
+      const report = await checkHealth(ctx, o);
+      if (runner?.status) {
+        try {
+          report.runner = await runner.status();
+        } catch (e) {
+          report.runner = { kind: config.runner!.kind, ok: false, problems: [serializeError(e).message] };
+        }
+      }
+      return report;
+    },
     watchHealth: (o) => watchHealth(ctx, o),
     openArtifact: (job, id, file, o) => openArtifact(ctx, job, id, file, o),
     describeJob: (job) => describeJob(ctx, job),

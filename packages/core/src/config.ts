@@ -7,6 +7,7 @@ import { compileSchedule, isValidTimezone } from './schedule.js';
 import { gzip } from './codecs/gzip-codec.js';
 import { zstd } from './codecs/zstd-codec.js';
 import { parseDurationMs } from './retention/duration-parse.js';
+import type { Runner } from './runner.js';
 
 export interface JobDestinationRef {
   /** A key of `createArca({ destinations })`. */
@@ -76,6 +77,12 @@ export interface ArcaConfig {
     /** Scheduled runs allowed at once across all jobs; further due runs wait their turn (default: no limit). */
     concurrency?: number;
   };
+  /**
+   * How scheduled and manual runs are dispatched (default: the in-process scheduler). A
+   * queue runner such as `bullmqRunner()` from `@arca/queue-bullmq` runs each due run once
+   * across a cluster of app instances.
+   */
+  runner?: Runner;
 }
 
 const fn = (v: unknown, ...names: string[]) =>
@@ -124,6 +131,7 @@ const ConfigSchema = z
     codecs: z.array(CodecSchema).optional(),
     lock: z.custom<Lock>((v) => fn(v, 'acquire'), { message: 'must be a Lock (an object with acquire())' }).optional(),
     scheduler: z.object({ concurrency: z.number().int().min(1).optional() }).strict().optional(),
+    runner: z.custom<Runner>((v) => fn(v, 'bind') && typeof (v as Runner).kind === 'string', { message: 'must be a Runner (an object with kind and bind(), e.g. bullmqRunner({ connection }))' }).optional(),
   })
   .strict();
 

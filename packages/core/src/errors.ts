@@ -40,6 +40,8 @@ export const ErrorCodes = {
   NOT_SUPPORTED: 'NOT_SUPPORTED',
   /** Another run of the same job holds the lock. */
   LOCKED: 'LOCKED',
+  /** The process running the backup died (kill -9, out of memory, host lost) before it finished; nothing was committed. */
+  RUN_ABANDONED: 'RUN_ABANDONED',
   /** A codec (compression, encryption) failed or is not available. */
   CODEC_FAILED: 'CODEC_FAILED',
   /** Encrypted data cannot be opened with the given identity or passphrase (wrong key). */

@@ -30,6 +30,7 @@ export { generateAgeIdentity } from './codecs/age-keys.js';
 export type { AgeKeyPair } from './codecs/age-keys.js';
 export { missedRun } from './scheduler/scheduler.js';
 export type { StopOptions, SchedulerOptions } from './scheduler/scheduler.js';
+export type { Runner, BoundRunner, RunnerHost, RunnerStatus, ScheduledJob } from './runner.js';
 export { fileLock, lockFileName } from './scheduler/file-lock.js';
 export type { FileLockOptions, FileLock, FileLockHandle, FileLockInfo } from './scheduler/file-lock.js';
 export { queryRunLog } from './run-log.js';

@@ -5,6 +5,7 @@ import { MANIFEST_FILE, isValidBackupId } from '../keys.js';
 import { listBackups } from '../catalog/catalog.js';
 import { type ArcaContext, getJob, notify, reportError } from '../pipeline/context.js';
 import { formatAge, formatBytes, parseDurationMs } from '../retention/duration-parse.js';
+import type { RunnerStatus } from '../runner.js';
 
 export interface HealthOptions extends SignalOptions {
   /** Only these jobs (default: all). */
@@ -18,6 +19,8 @@ export interface HealthReport {
   healthy: boolean;
   checkedAt: string;
   jobs: JobHealth[];
+  /** The runner's state when `createArca({ runner })` was given one (queue counts, next scheduled times). Its problems do not change `healthy`. */
+  runner?: RunnerStatus;
 }
 
 /** Last known health per job, per Arca instance: events fire only when it changes. */

@@ -21,6 +21,8 @@ export interface RunOptions {
   tags?: string[];
   /** Cancels the run: uploads are aborted, nothing is committed, the run ends `failed` with `ABORTED`. */
   signal?: AbortSignal;
+  /** The run's id, when the caller assigned it beforehand (a runner that queues runs); default: a new UUID. */
+  runId?: string;
 }
 
 interface DestState {
@@ -83,7 +85,7 @@ async function runLocked(ctx: ArcaContext, job: ResolvedJob, o: RunOptions): Pro
   if (o.actor) trigger.actor = o.actor;
   const startedAt = now();
   const t0 = Date.now();
-  const runId = randomUUID();
+  const runId = o.runId ?? randomUUID();
   const backupId = newBackupId(new Date(t0));
   const prefix = backupPrefix(job.name, backupId);
   const dests: DestState[] = job.destinations.map((ref) => ({
