@@ -50,7 +50,7 @@ export function createArcaHandler(arca: Arca, options: ArcaHandlerOptions): Arca
   if (!options || typeof options.authorize !== 'function') {
     throw new ArcaError(ErrorCodes.CONFIG_INVALID, 'createArcaHandler: options.authorize(request, action, context) is required. It decides who may do what (return true or { actor }); without it every request would be open.');
   }
-  if (typeof options.basePath !== 'string' || !/^(\/[A-Za-z0-9._~-]+)*$/.test(options.basePath.replace(/\/$/, ''))) {
+  if (typeof options.basePath !== 'string' || !/^(\/[A-Za-z0-9._~-]+)*$/.test(options.basePath.replace(/\/$/, '')) || /\/\.\.?(\/|$)/.test(options.basePath)) {
     throw new ArcaError(ErrorCodes.CONFIG_INVALID, `createArcaHandler: options.basePath must be '' or a path like '/admin/backups' (got ${JSON.stringify(options.basePath)}).`);
   }
   const basePath = options.basePath.replace(/\/$/, '');

@@ -86,3 +86,38 @@ export async function listen(server: http.Server): Promise<string> {
 export async function nodeServer(arca: Arca, o: Partial<ArcaHandlerOptions> = {}): Promise<string> {
   return listen(http.createServer(toNodeHandler(handlerFor(arca, o))));
 }
+
+/** A source whose dump stops after its first chunk until `open()` is called: a run that stays "running" for as long as a test needs. */
+export function gateSource() {
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  let started!: () => void;
+  const startedP = new Promise<void>((r) => (started = r));
+  const source: Source = {
+    kind: 'gate',
+    describe: () => ({ note: 'test source' }),
+    async dump() {
+      return {
+        filename: 'gate.bin',
+        expectedBytes: 2 * 65536,
+        stream: (async function* () {
+          yield new Uint8Array(65536).fill(1);
+          started();
+          await gate;
+          yield new Uint8Array(65536).fill(2);
+        })(),
+        meta: async () => ({}),
+      };
+    },
+  };
+  return { source, open, started: startedP };
+}
+
+/** Parse a text/event-stream body into events until it ends. */
+export async function readSse(res: Response): Promise<Array<{ event: string; data: any }>> {
+  const text = await res.text();
+  return text
+    .split('\n\n')
+    .filter((b) => b.includes('data:'))
+    .map((b) => ({ event: /event: (.*)/.exec(b)![1]!, data: JSON.parse(/data: (.*)/.exec(b)![1]!) }));
+}
