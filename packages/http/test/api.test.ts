@@ -8,7 +8,10 @@ import { gateSource, handlerFor, makeFixture, readSse, tempDir } from './fixture
 
 const BASE = 'http://admin.test/admin/backups';
 
-function call(h: (r: Request) => Promise<Response>, method: string, p: string, o: { user?: string; body?: unknown; headers?: Record<string, string> } = {}) {
+/** A Response whose json() is loosely typed, for terse assertions. */
+type Res = Omit<Response, 'json'> & { json(): Promise<any> };
+
+function call(h: (r: Request) => Promise<Response>, method: string, p: string, o: { user?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<Res> {
   const headers: Record<string, string> = { ...(o.user ? { 'x-user': o.user } : {}), ...o.headers };
   if (o.body !== undefined) headers['content-type'] ??= 'application/json';
   return h(new Request(BASE + p, { method, headers, ...(o.body !== undefined ? { body: JSON.stringify(o.body) } : {}) }));

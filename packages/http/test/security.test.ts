@@ -101,7 +101,7 @@ describe('authorization (fails closed, per action)', () => {
     const wrongName = handlerFor(arca, { allowRestore: true });
     const r = await wrongName(new Request(`${BASE}/api/jobs/daily/backups/${run.backupId}/restore`, { method: 'POST', headers: { 'x-user': 'dba', 'content-type': 'application/json' }, body: JSON.stringify({ confirm: 'dail' }) }));
     expect(r.status).toBe(400);
-    expect((await r.json()).error.message).toBe('Type the job name "daily" to confirm the restore.');
+    expect(((await r.json()) as { error: { message: string } }).error.message).toBe('Type the job name "daily" to confirm the restore.');
   });
 });
 
