@@ -32,7 +32,11 @@ const DrillOptions = z
     psqlPath: z.string().min(1).optional(),
     /** Artifact format (default: from the manifest, else `custom`). */
     format: z.enum(['custom', 'plain', 'tar']).optional(),
-    /** `pg_restore --jobs` (default 2). */
+    /**
+     * `pg_restore --jobs` (default 1). Archives streamed by pg_dump to a pipe (as Arca's are)
+     * carry no data offsets, so parallel workers must scan the file for their table: on
+     * PostgreSQL 15 that measured slower than one job (see docs/sources-postgres.md).
+     */
     jobs: z.number().int().min(1).max(64).optional(),
     noOwner: z.boolean().optional(),
     role: z.string().min(1).optional(),
@@ -172,7 +176,7 @@ export async function restoreDrill(options: DrillOptions, input: AsyncIterable<B
     await createDatabase(admin, database);
     created = true;
     try {
-      const jobs = opts.jobs ?? 2;
+      const jobs = opts.jobs ?? 1;
       await runRestoreTool(ctx, spool, database, { clean: false, singleTransaction: jobs === 1, jobs, signal });
     } catch (e) {
       if (isArcaError(e, 'ABORTED') || signal?.aborted) throw abortError(signal, 'The restore drill');

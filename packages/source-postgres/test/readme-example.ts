@@ -29,7 +29,7 @@ export async function restoreNewestToScratch(databaseUrl: string, backupDir: str
   const [newest] = await arca.list('nightly');
   if (!newest) throw new Error('no backup yet');
   await arca.restore('nightly', newest.id, {
-    into: postgres({ connection: databaseUrl, database: scratchDatabase, restore: { createDatabase: true, noOwner: true, jobs: 2 } }),
+    into: postgres({ connection: databaseUrl, database: scratchDatabase, restore: { createDatabase: true, noOwner: true } }),
   });
   // A restore drill: scratch database, row counts vs the manifest, your own checks, dropped after.
   const drill = await drillBackup(arca, 'nightly', newest.id, {
