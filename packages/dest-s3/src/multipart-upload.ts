@@ -137,7 +137,7 @@ export async function uploadStream(data: AsyncIterable<Uint8Array>, p: UploadPar
   const checkEtag = (etag: string | undefined, digest: Buffer, what: string) => {
     const e = unquote(etag);
     if (p.verifyEtag && /^[0-9a-f]{32}$/.test(e) && e !== digest.toString('hex')) {
-      throw new ArcaError(ErrorCodes.CHECKSUM_MISMATCH, `${p.where}: the server stored ${what} with MD5 ${e}, but Arca sent ${digest.toString('hex')}: the data was corrupted on the way. Run again; if it repeats, set requestChecksumCalculation: 'WHEN_REQUIRED' for this endpoint.`);
+      throw new ArcaError(ErrorCodes.CHECKSUM_MISMATCH, `${p.where}: the server stored ${what} with MD5 ${e}, but Arca sent ${digest.toString('hex')}: the data was corrupted on the way. Run again; if it repeats on every upload, this server's ETags are not MD5s: set verifyEtag: false.`);
     }
   };
 
