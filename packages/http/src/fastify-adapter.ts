@@ -11,11 +11,17 @@ interface FastifyLikeReply {
   raw: ServerResponse;
   hijack(): unknown;
 }
-/** The parts of a Fastify 4/5 instance the plugin uses (no import of fastify: it stays optional). */
+/**
+ * The parts of a Fastify 4/5 instance the plugin uses (no import of fastify: it stays
+ * optional). Loosely typed on purpose: Fastify's overloaded generic signatures are not
+ * assignable to any narrower structural type.
+ */
 export interface FastifyLikeInstance {
   removeAllContentTypeParsers(): unknown;
-  addContentTypeParser(contentType: string, parser: (request: never, payload: IncomingMessage) => Promise<unknown>): unknown;
-  all(path: string, handler: (request: FastifyLikeRequest, reply: FastifyLikeReply) => Promise<void>): unknown;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  addContentTypeParser(...args: any[]): unknown;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  all(...args: any[]): unknown;
 }
 
 /**
@@ -28,7 +34,7 @@ export interface FastifyLikeInstance {
 export function arcaFastify(handler: ArcaHandler) {
   return async function arcaPlugin(fastify: FastifyLikeInstance): Promise<void> {
     fastify.removeAllContentTypeParsers();
-    fastify.addContentTypeParser('*', async (_request, payload) => payload);
+    fastify.addContentTypeParser('*', async (_request: unknown, payload: IncomingMessage) => payload);
     const route = async (request: FastifyLikeRequest, reply: FastifyLikeReply) => {
       reply.hijack();
       const body = request.body instanceof Readable ? request.body : undefined;
