@@ -49,8 +49,15 @@ export class ConfigProblem extends Error {
   constructor(
     readonly where: string,
     message: string,
+    /** The message is already one `path: problem` per line. */
+    readonly prefixed = false,
   ) {
     super(message);
+  }
+
+  /** `path: problem` lines, values never included. */
+  lines(): string[] {
+    return this.prefixed ? this.message.split('\n') : [`${this.where}: ${this.message}`];
   }
 }
 
@@ -81,7 +88,8 @@ export function adapterResolver(baseDir: string): AdapterResolver {
           }
         }
         if (!url) {
-          throw new ConfigProblem(where, `package ${pkg} is not installed: run \`npm install ${pkg}\` in ${baseDir} (next to the config file)`);
+          const hint = pkg.startsWith('@') || pkg.includes('-') ? '' : ` If you meant a factory of @arca/core, use one of: ${CORE_FACTORIES.join(', ')}.`;
+          throw new ConfigProblem(where, `package ${pkg} is not installed: run \`npm install ${pkg}\` in ${baseDir} (next to the config file).${hint}`);
         }
         return (await import(url)) as Record<string, unknown>;
       })();

@@ -4,6 +4,7 @@
  */
 import { createRequire } from 'node:module';
 import { Command, CommanderError, Option } from 'commander';
+import { redact } from '@arca/core';
 import { UsageError } from './cli-errors.js';
 import { makeContext, type CommandContext, type Outcome } from './command-support.js';
 import { backupCommand, checkCommand, scheduleCommand } from './commands-run.js';
@@ -224,7 +225,7 @@ async function report(e: unknown, out: Output, program: Command): Promise<ExitCo
   const command = program.args[0] ?? '';
   if (e instanceof ConfigErrors) {
     if (out.json) await out.document({ command, exitCode: ExitCodes.USAGE, error: { code: 'CONFIG_INVALID', message: `Invalid config ${e.file}`, problems: e.problems } });
-    else out.note(`${out.err.red('Invalid config')} ${e.file}:\n${e.problems.map((p) => `  - ${p}`).join('\n')}`);
+    else out.noteVerbatim(`${out.err.red('Invalid config')} ${redact(e.file)}:\n${e.problems.map((p) => `  - ${p}`).join('\n')}`);
     return ExitCodes.USAGE;
   }
   const err = e as { code?: string; message?: string };

@@ -12,7 +12,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createArca, fileLock, jsonlRunLog, type Arca, type ArcaConfig } from '@arca/core';
+import { createArca, fileLock, jsonlRunLog, redact, type Arca, type ArcaConfig } from '@arca/core';
 import { adapterResolver, type AdapterResolver } from './adapter-resolve.js';
 import { ConfigErrors, loadJsonConfig } from './json-config.js';
 import { UsageError } from './cli-errors.js';
@@ -92,7 +92,7 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
       mod = await importModule(full);
     } catch (e) {
       const code = (e as { code?: string })?.code;
-      const msg = (e as Error)?.message ?? String(e);
+      const msg = redact((e as Error)?.message ?? String(e));
       throw new ConfigErrors(full, code === 'CONFIG_INVALID' ? problemsOf(msg) : [`cannot load ${path.basename(full)}: ${msg.split('\n')[0]}`]);
     }
     const m = mod as { default?: unknown };

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import { z } from 'zod';
-import { registerSecret, type ArcaConfig } from '@arca/core';
+import { redact, registerSecret, type ArcaConfig } from '@arca/core';
 import { ConfigProblem, type AdapterResolver } from './adapter-resolve.js';
 
 /** Where a problem is, as a dotted path (`jobs.nightly.sources.db.password`). */
@@ -32,7 +32,7 @@ export function substituteSecrets(value: unknown, baseDir: string, problems: str
       if (v === undefined || v === '') {
         if (fallback !== undefined) return fallback;
         problems.push(`${at(where)}: environment variable ${name} is not set (export it, or put it in the service's environment / the task's settings)`);
-        return '';
+        return m; // left as written, so the adapter's own checks do not report the same problem again
       }
       registerSecret(v);
       return v;
@@ -127,10 +127,22 @@ export async function buildAdapter(spec: PolicySpec, where: string, resolver: Ad
     return factory(options);
   } catch (e) {
     if (e instanceof ConfigProblem) throw e;
-    // Factories throw CONFIG_INVALID listing their own problems ("Invalid options for sftp:\n  - port: ...").
-    const msg = (e as Error)?.message ?? String(e);
-    throw new ConfigProblem(where, msg.replace(/\n\s*-\s*/g, '\n    - ').replace(/^Invalid options for [^:]+:\n\s*/, ''));
+    throw factoryProblem(where, e);
   }
+}
+
+/**
+ * A factory's rejection as a problem. Factories throw CONFIG_INVALID listing their own
+ * problems ("Invalid options for sftp:\n  - port: ..."): each becomes `<where>.port: ...`.
+ */
+function factoryProblem(where: string, e: unknown): ConfigProblem {
+  const msg = redact((e as Error)?.message ?? String(e));
+  const lines = msg.split('\n');
+  if (/^Invalid options for /.test(lines[0] ?? '') && lines.length > 1) {
+    const items = lines.slice(1).map((l) => l.replace(/^\s*-\s*/, ''));
+    return new ConfigProblem(where, items.map((i) => (/^[\w.]+: /.test(i) && !i.startsWith('(root)') ? `${where}.${i}` : `${where}: ${i}`)).join('\n'), true);
+  }
+  return new ConfigProblem(where, msg);
 }
 
 /**
@@ -151,7 +163,11 @@ export async function loadJsonConfig(file: string, resolver: AdapterResolver): P
   const value = substituteSecrets(raw, path.dirname(file), problems);
   const r = ConfigJson.safeParse(value);
   if (!r.success) {
-    for (const i of r.error.issues) problems.push(`${at(i.path as Array<string | number>)}: ${i.message}`);
+    for (const i of r.error.issues) {
+      // zod reports a bad record key as "Invalid key in record": say why the key is bad instead.
+      const nested = (i as { issues?: Array<{ message: string }> }).issues;
+      problems.push(`${at(i.path as Array<string | number>)}: ${i.code === 'invalid_key' && nested?.length ? nested.map((n) => n.message).join('; ') : i.message}`);
+    }
     throw new ConfigErrors(file, problems);
   }
   const cfg = r.data;
@@ -160,7 +176,7 @@ export async function loadJsonConfig(file: string, resolver: AdapterResolver): P
     tasks.push(
       buildAdapter(spec, where, resolver).then(
         (v) => set(v as T),
-        (e: unknown) => void problems.push(e instanceof ConfigProblem ? `${e.where}: ${e.message}` : `${where}: ${(e as Error)?.message ?? String(e)}`),
+        (e: unknown) => void problems.push(...(e instanceof ConfigProblem ? e.lines() : factoryProblem(where, e).lines())),
       ),
     );
   };

@@ -25,8 +25,16 @@ export interface JsonDocument {
 
 type Stream = NodeJS.WriteStream;
 
-/** Redact every string value before encoding (a secret with quotes or backslashes would not match once JSON-escaped). */
-const redactStrings = (_key: string, v: unknown) => (typeof v === 'string' ? redact(v) : v);
+/**
+ * Redact every string value before encoding (a secret with quotes or backslashes would not
+ * match once JSON-escaped). Arrays in `verbatim` are left alone: config problems, which never
+ * hold values and were redacted piece by piece when made (redacting a whole
+ * `jobs.x.password: environment variable ... is not set` line would shred it).
+ */
+const redactStrings = (verbatim: WeakSet<object>) =>
+  function (this: unknown, _key: string, v: unknown) {
+    return typeof v === 'string' && !(this && verbatim.has(this as object)) ? redact(v) : v;
+  };
 
 function colorsFor(stream: Stream, force?: boolean): boolean {
   if (force === false) return false;
@@ -90,6 +98,11 @@ export class Output {
     this.stderr.write(`${redact(text)}\n`);
   }
 
+  /** Lines on stderr that were redacted piecewise when made (config problems: paths and messages, never values). */
+  noteVerbatim(text: string): void {
+    this.stderr.write(`${text}\n`);
+  }
+
   /** Draw over the current stderr line (progress). */
   status(text: string): void {
     if (this.progress) this.stderr.write(`\r\x1b[2K${redact(text)}`);
@@ -102,12 +115,14 @@ export class Output {
   /** Print the `--json` document (one line: safe to append to a log with `>>`), and wait until it is flushed. */
   async document(doc: Omit<JsonDocument, 'schema' | 'ok'>): Promise<void> {
     const full: JsonDocument = { schema: JSON_SCHEMA, command: doc.command, ok: doc.exitCode === 0, exitCode: doc.exitCode, ...(doc.result !== undefined ? { result: doc.result } : {}), ...(doc.error ? { error: doc.error } : {}) };
-    await this.flush(`${redact(JSON.stringify(full, redactStrings))}\n`);
+    const verbatim = new WeakSet<object>();
+    if (full.error?.problems) verbatim.add(full.error.problems);
+    await this.flush(`${JSON.stringify(full, redactStrings(verbatim))}\n`);
   }
 
   /** One JSON line on stdout now (the `schedule` daemon's event stream). */
   jsonLine(value: unknown): void {
-    this.stdout.write(`${redact(JSON.stringify(value, redactStrings))}\n`);
+    this.stdout.write(`${JSON.stringify(value, redactStrings(new WeakSet()))}\n`);
   }
 
   flush(text = ''): Promise<void> {
