@@ -165,9 +165,9 @@ export function createArcaHandler(arca: Arca, options: ArcaHandlerOptions): Arca
 
   async function handleUi(request: Request, segments: string[]): Promise<Response> {
     const sub = '/' + segments.join('/');
+    // The stylesheet and script are the same constant text for everyone and hold no data, so
+    // they are served without authorize(): the 403 page and a host's login redirect stay styled.
     if (request.method === 'GET' && (sub === '/assets/arca.css' || sub === '/assets/arca.js')) {
-      const d = await decide(request, 'read', { operation: 'asset', ui: true });
-      if (!d.allowed) return d.response ?? forbidden(true);
       const css = sub.endsWith('.css');
       return new Response(css ? CSS : JS, { headers: withHeaders({ 'content-type': css ? 'text/css; charset=utf-8' : 'text/javascript; charset=utf-8', 'cache-control': 'private, max-age=300' }) });
     }

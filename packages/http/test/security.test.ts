@@ -22,7 +22,6 @@ function allRoutes(fill: (p: string) => string) {
     ...API_ROUTES.map((r) => ({ id: r.id, method: r.method, path: fill(r.path), action: r.action, ui: false })),
     ...UI_ROUTES.map((r) => ({ id: r.id, method: r.method, path: fill(r.path), action: r.action, ui: true })),
     { id: 'openapi', method: 'GET' as const, path: '/api/openapi.json', action: 'read' as ArcaAction, ui: false },
-    { id: 'asset', method: 'GET' as const, path: '/assets/arca.js', action: 'read' as ArcaAction, ui: true },
   ];
 }
 
