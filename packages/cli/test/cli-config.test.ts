@@ -18,7 +18,7 @@ const project = async (name: string) => {
   return dir;
 };
 
-beforeAll(buildCli);
+beforeAll(() => buildCli('config'));
 afterAll(async () => {
   if (process.env.ARCA_KEEP_TMP) return; // keep the projects to look at a failure
   for (const p of projects) await fs.rm(p, { recursive: true, force: true });

@@ -13,17 +13,18 @@ import { fileURLToPath } from 'node:url';
 
 export const PKG_DIR = fileURLToPath(new URL('..', import.meta.url));
 export const TMP_ROOT = path.join(PKG_DIR, '.tmp');
-export const BUILD_DIR = path.join(TMP_ROOT, 'cli-build');
-export const CLI = path.join(BUILD_DIR, 'cli.js');
+/** The built binary of this test file (each file builds its own: test files run in parallel). */
+export let CLI = '';
 
-export async function buildCli(): Promise<void> {
+export async function buildCli(name: string): Promise<void> {
+  const outDir = path.join(TMP_ROOT, `cli-build-${name}`);
   const core = path.join(PKG_DIR, '..', 'core', 'dist', 'index.js');
   if (!existsSync(core)) throw new Error(`@arca/core is not built (${core} missing): run \`npm run build\` at the repository root first.`);
   const { build } = await import('tsup');
   await build({
     entry: { cli: path.join(PKG_DIR, 'src', 'cli.ts') },
     format: ['esm'],
-    outDir: BUILD_DIR,
+    outDir,
     target: 'node20',
     dts: false,
     clean: true,
@@ -33,6 +34,7 @@ export async function buildCli(): Promise<void> {
     external: [/^[^./]/],
     banner: { js: '#!/usr/bin/env node' },
   });
+  CLI = path.join(outDir, 'cli.js');
 }
 
 export async function tempProject(name: string): Promise<string> {
@@ -59,7 +61,7 @@ export interface RunOptions {
 /** Run `arca <args>` (executed through its shebang, as npx/cron would) with stdin closed (not a TTY). */
 export function arca(args: string[], o: RunOptions): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const env = { ...process.env, NO_COLOR: '1', ...o.env };
+    const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: '1', ...o.env };
     for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
     delete env.FORCE_COLOR;
     const child = spawn(CLI, args, { cwd: o.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
