@@ -46,7 +46,7 @@ await describeWithService('bullmqRunner: Arca instances in separate processes on
     // N ticks (queue jobs run) = N runs, none twice, every one completed and on a whole second.
     expect(entries.length).toBeGreaterThanOrEqual(6);
     expect(entries.length).toBe(counts.completed);
-    expect(counts.failed + counts.active + counts.waiting).toBe(0);
+    expect([counts.failed, counts.active, counts.waiting]).toEqual([0, 0, 0]);
     expect(new Set(scheduled).size).toBe(entries.length);
     expect(new Set(entries.map((e) => e.runId)).size).toBe(entries.length);
     expect(entries.every((e) => e.status === 'completed' && e.trigger.type === 'schedule')).toBe(true);
