@@ -47,6 +47,7 @@ label{display:block;margin:4px 0}input[type=text]{font:inherit;padding:4px 8px;b
 .pager{margin:10px 0;display:flex;gap:10px;align-items:center}
 .foot{max-width:1180px;margin:0 auto;padding:0 24px 24px;color:var(--muted);font-size:12px}
 ul.plain{margin:0;padding:0;list-style:none}
+@media (max-width:760px){main{padding:12px}table{display:block;overflow-x:auto}.top{gap:10px;padding:10px 12px}.cards{grid-template-columns:1fr}input[type=text]{width:100%}}
 `;
 
 /**
