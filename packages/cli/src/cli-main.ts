@@ -9,7 +9,7 @@ import { UsageError } from './cli-errors.js';
 import { makeContext, type CommandContext, type Outcome } from './command-support.js';
 import { backupCommand, checkCommand, scheduleCommand } from './commands-run.js';
 import { listCommand, pruneCommand, restoreCommand, retryCommand, showCommand, verifyCommand } from './commands-catalog.js';
-import { healthCommand, initCommand, keygenCommand, runsCommand } from './commands-admin.js';
+import { configCommand, healthCommand, initCommand, keygenCommand, runsCommand } from './commands-admin.js';
 import { ConfigErrors } from './json-config.js';
 import { ExitCodes, exitCodeForError, type ExitCode } from './exit-codes.js';
 import { Output } from './output-writer.js';
@@ -88,6 +88,12 @@ export async function main(argv: string[]): Promise<ExitCode> {
     .option('--force', 'replace an existing config')
     .addHelpText('after', examples(['arca init', 'arca init --format ts']))
     .action(action('init', (ctx, o: { format?: string; force?: boolean }) => initCommand(ctx, o)));
+
+  program
+    .command('config')
+    .description('validate the config and show its jobs, contacting nothing; exit 2 with every problem when invalid')
+    .addHelpText('after', examples(['arca config', 'arca --config /etc/arca/arca.config.json config --json']))
+    .action(action('config', (ctx) => configCommand(ctx)));
 
   program
     .command('check')

@@ -111,3 +111,30 @@ export async function runsCommand(ctx: CommandContext, job: string | undefined, 
     },
   };
 }
+
+/**
+ * Validate the config and show what it resolves to, contacting nothing: file, format, what
+ * the CLI filled in, and each job as `describeJob()` shows it (no secrets) with its next runs.
+ * Exit 2 (with every problem) when the config is invalid: a quick test for a deploy script.
+ */
+export async function configCommand(ctx: CommandContext): Promise<Outcome> {
+  const loaded = await ctx.load();
+  const { arca } = loaded;
+  const jobs = arca.jobs().map((name) => ({
+    ...(has(arca, 'describeJob') ? arca.describeJob(name) : { name }),
+    nextRuns: arca.nextRuns(name, 3).map((d) => d.toISOString()),
+  }));
+  return {
+    exitCode: ExitCodes.OK,
+    result: { file: loaded.file, format: loaded.format, defaults: loaded.defaults, jobs },
+    render: (out) => {
+      out.print(`${loaded.file} (${loaded.format}): valid`);
+      for (const d of loaded.defaults) out.print(`  default ${d}`);
+      for (const j of jobs) {
+        const info = j as typeof j & { sources?: Array<{ name: string; kind: string }>; destinations?: Array<{ name: string; kind: string }>; schedule?: string };
+        out.print(`${out.out.bold(j.name)}: ${info.sources?.map((s) => `${s.name} (${s.kind})`).join(', ') ?? ''} → ${info.destinations?.map((d) => `${d.name} (${d.kind})`).join(', ') ?? ''}`);
+        if (info.schedule) out.print(`  schedule ${info.schedule}; next ${j.nextRuns[0] ?? '-'}`);
+      }
+    },
+  };
+}

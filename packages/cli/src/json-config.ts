@@ -180,10 +180,13 @@ export async function loadJsonConfig(file: string, resolver: AdapterResolver): P
       ),
     );
   };
-  const out: Record<string, unknown> = { destinations: {}, jobs: {} };
+  // Keys are created up front, in config order: builds finish in any order, and the order of
+  // sources (artifacts) and destinations must stay the one written.
+  const slots = (r: Record<string, unknown>) => Object.fromEntries(Object.keys(r).map((k) => [k, undefined]));
+  const out: Record<string, unknown> = { destinations: slots(cfg.destinations), jobs: {} };
   for (const [n, spec] of Object.entries(cfg.destinations)) build(spec, `destinations.${n}`, (v) => ((out.destinations as Record<string, unknown>)[n] = v));
   for (const [jn, job] of Object.entries(cfg.jobs)) {
-    const j: Record<string, unknown> = { ...job, sources: {} };
+    const j: Record<string, unknown> = { ...job, sources: slots(job.sources) };
     (out.jobs as Record<string, unknown>)[jn] = j;
     for (const [sn, spec] of Object.entries(job.sources)) build(spec, `jobs.${jn}.sources.${sn}`, (v) => ((j.sources as Record<string, unknown>)[sn] = v));
     if (job.compress && typeof job.compress === 'object') build(job.compress, `jobs.${jn}.compress`, (v) => (j.compress = v));

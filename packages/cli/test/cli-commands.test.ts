@@ -90,7 +90,7 @@ describe('exit codes of backup', () => {
     expect((await run(['verify', 'files', backup.id])).code).toBe(0);
     const file = path.join(dir, 'backups', 'files', backup.id, 'data.tar.gz');
     const bytes = await fs.readFile(file);
-    bytes[bytes.length >> 1] ^= 0xff;
+    bytes[bytes.length >> 1]! ^= 0xff;
     await fs.writeFile(file, bytes);
     const bad = await run(['verify', 'files', backup.id, '--json']);
     expect(bad.code).toBe(5);
