@@ -100,19 +100,21 @@ describe('JSON API', () => {
     const retry = await call(h, 'POST', `/api/jobs/daily/backups/${ids[0]}/retry`, { user: 'sysadmin', body: {} });
     expect(await retry.json()).toMatchObject({ alreadyHeld: ['local'], copied: ['nas'], failed: [] });
 
+    // newest first by start time, as retention sees them (ids made within one second order by their random suffix)
+    const ordered = (await f.arca.list('daily')).sort((a, b) => Date.parse(b.startedAt) - Date.parse(a.startedAt)).map((b) => b.id);
     const preview = await (await call(h, 'GET', '/api/jobs/daily/prune', { user: 'sysadmin' })).json();
     expect(preview.dryRun).toBe(true);
-    expect(preview.decisions.filter((d: { action: string }) => d.action === 'delete').map((d: { id: string }) => d.id)).toEqual([ids[0]]);
+    expect(preview.decisions.filter((d: { action: string }) => d.action === 'delete').map((d: { id: string }) => d.id)).toEqual([ordered[2]]);
     expect((await f.arca.list('daily')).length).toBe(3);
     const applied = await (await call(h, 'POST', '/api/jobs/daily/prune', { user: 'sysadmin', body: {} })).json();
     expect(applied).toMatchObject({ dryRun: false, ok: true });
-    expect((await f.arca.list('daily')).map((b) => b.id)).toEqual([ids[2], ids[1]]);
+    expect((await f.arca.list('daily')).map((b) => b.id).sort()).toEqual([ordered[0], ordered[1]].sort());
     const audit = await f.arca.history({ type: 'audit' });
-    expect(audit.find((e) => e.type === 'audit' && e.action === 'prune' && e.backupId === ids[0])).toMatchObject({ actor: 'sysadmin', ok: true });
+    expect(audit.find((e) => e.type === 'audit' && e.action === 'prune' && e.backupId === ordered[2])).toMatchObject({ actor: 'sysadmin', ok: true });
 
-    const gone = await call(h, 'DELETE', `/api/jobs/daily/backups/${ids[1]}`, { user: 'dba', headers: { 'content-type': 'application/json' } });
+    const gone = await call(h, 'DELETE', `/api/jobs/daily/backups/${ordered[1]}`, { user: 'dba', headers: { 'content-type': 'application/json' } });
     expect(await gone.json()).toEqual({ deletedFrom: ['local', 'nas'] });
-    expect((await call(h, 'GET', `/api/jobs/daily/backups/${ids[1]}`, { user: 'dba' })).status).toBe(404);
+    expect((await call(h, 'GET', `/api/jobs/daily/backups/${ordered[1]}`, { user: 'dba' })).status).toBe(404);
   });
 
   it('check, health, config, history paging and CSV export', async () => {
@@ -210,6 +212,25 @@ describe('JSON API', () => {
     expect(Object.keys(doc.paths)).toHaveLength(16);
     const dl = doc.paths['/admin/backups/api/jobs/{job}/backups/{id}/files/{file}'].get;
     expect(Object.keys(dl.responses['200'].content)).toEqual(['application/octet-stream']);
+  });
+
+  it('hides what the Arca instance cannot do (capabilities are feature-detected)', async () => {
+    const f = await makeFixture();
+    const run = await f.arca.run('daily');
+    const lite = { ...f.arca, prune: undefined, health: undefined, openArtifact: undefined, describeJob: undefined } as unknown as typeof f.arca;
+    const h = handlerFor(lite);
+    const jobs = await (await call(h, 'GET', '/api/jobs', { user: 'dba' })).json();
+    expect(jobs.capabilities).toEqual({ prune: false, health: false, download: false, config: false, restore: false });
+    expect((await call(h, 'GET', '/api/jobs/daily/prune', { user: 'dba' })).status).toBe(404);
+    expect((await call(h, 'GET', '/api/health', { user: 'dba' })).status).toBe(404);
+    expect((await call(h, 'GET', `/api/jobs/daily/backups/${run.backupId}/files/manifest.json`, { user: 'dba' })).status).toBe(404);
+    const doc = await (await call(h, 'GET', '/api/openapi.json', { user: 'dba' })).json();
+    expect(Object.keys(doc.paths)).not.toContain('/admin/backups/api/jobs/{job}/prune');
+    const page = await (await h(new Request(`${BASE}/jobs/daily`, { headers: { 'x-user': 'dba' } }))).text();
+    expect(page).toContain(run.backupId);
+    expect(page).not.toMatch(/Prune preview|Download|Configuration/);
+    expect((await h(new Request(`${BASE}/jobs/daily/prune`, { headers: { 'x-user': 'dba' } }))).status).toBe(404);
+    expect((await h(new Request(`${BASE}/`, { headers: { 'x-user': 'dba' } }))).status).toBe(200);
   });
 
   it('a corrupt stored copy aborts the download instead of completing it', async () => {

@@ -129,7 +129,9 @@ await describeWithService('chromium', probe, () => {
     await page.waitForURL(/\/prune$/);
     const rows = page.locator('tbody tr');
     expect(await rows.count()).toBe(3);
-    await expect(rows.nth(2).textContent()).resolves.toContain('the 2 last slots are taken by newer backups');
+    const doomed = rows.filter({ hasText: '✗ delete' });
+    expect(await doomed.count()).toBe(1);
+    await expect(doomed.textContent()).resolves.toContain('the 2 last slots are taken by newer backups');
     await expect(page.locator('form button.btn-danger').textContent()).resolves.toMatch(/^Apply: delete 1 and free /);
     await page.screenshot({ path: path.join(SHOTS, 'prune-preview.png'), fullPage: true });
     await page.goto(`${base}/admin/backups/`);
