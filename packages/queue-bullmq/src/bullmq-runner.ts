@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Job, Queue, QueueEvents, Worker, type JobsOptions, type RepeatStrategy } from 'bullmq';
+import { Job, Queue, QueueEvents, Worker, type JobsOptions, type RedisOptions, type RepeatStrategy } from 'bullmq';
 import {
   ArcaError,
   ErrorCodes,
@@ -72,7 +72,18 @@ interface Waiter {
 
 function bindRunner(host: RunnerHost, o: ResolvedRunnerOptions): BoundRunner {
   const instance = randomUUID();
-  const base = { connection: o.redis, prefix: o.prefix };
+  /**
+   * One connection generation per start/stop cycle. ioredis retries a refused connection
+   * forever and BullMQ's close() waits for a connection that never came, so on stop the retry
+   * strategy says "give up", which ends those clients and lets close() return.
+   */
+  const generation = () => {
+    const g = { closing: false, base: { prefix: o.prefix, connection: {} as RedisOptions } };
+    const own = o.redis.retryStrategy;
+    g.base.connection = { ...o.redis, retryStrategy: (times: number) => (g.closing ? null : own ? own(times) : Math.min(times * 200, 5_000)) };
+    return g;
+  };
+  let gen = generation();
   const jobOpts: JobsOptions = {
     attempts: o.attempts,
     backoff: { type: o.backoff.type, delay: o.backoff.delayMs },
@@ -108,6 +119,8 @@ function bindRunner(host: RunnerHost, o: ResolvedRunnerOptions): BoundRunner {
 
   const ensureClients = () => {
     clients ??= (async () => {
+      if (gen.closing) gen = generation();
+      const { base } = gen;
       const q = new Queue<RunJobData, RunJobResult>(o.queueName, { ...base, settings: { repeatStrategy } });
       q.on('error', (e) => report(e, `bullmq queue ${o.queueName}`));
       const ev = new QueueEvents(o.queueName, base);
@@ -186,7 +199,7 @@ function bindRunner(host: RunnerHost, o: ResolvedRunnerOptions): BoundRunner {
       }
       if (o.worker && !worker) {
         const w = new Worker<RunJobData, RunJobResult>(o.queueName, (job, token) => processor(job, token), {
-          ...base,
+          ...gen.base,
           concurrency: o.concurrency,
           lockDuration: o.lockDurationMs,
           stalledInterval: o.stalledIntervalMs,
@@ -209,12 +222,17 @@ function bindRunner(host: RunnerHost, o: ResolvedRunnerOptions): BoundRunner {
   }
 
   async function stop(): Promise<void> {
-    await starting?.catch(() => {});
     session.abort(); // runs waiting for their jitter go back to the queue
+    const stoppingGen = gen;
+    const cut = () => void (stoppingGen.closing = true);
+    // A start() still waiting for an unreachable Redis gives up once its connections do.
+    if (!worker) cut();
+    await starting?.catch(() => {});
     const w = worker;
     worker = undefined;
     // Waits for the runs this worker is executing; core's scheduler.stop({ timeoutMs }) aborts them when asked.
     await w?.close().catch((e) => report(e, `bullmq worker close ${o.queueName}`));
+    cut();
     const c = clients;
     clients = undefined;
     const q = queue;

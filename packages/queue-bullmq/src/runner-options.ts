@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ConnectionOptions, RedisOptions } from 'bullmq';
+import type { RedisOptions } from 'bullmq';
 import { ArcaError, ErrorCodes, parseOptions, registerSecret } from '@arca/core';
 
 export interface BullmqRunnerOptions {
@@ -76,7 +76,7 @@ const Schema = z
   })
   .strict();
 
-export type ResolvedRunnerOptions = z.output<typeof Schema> & { redis: ConnectionOptions };
+export type ResolvedRunnerOptions = z.output<typeof Schema> & { redis: RedisOptions };
 
 /** Validate the options (`CONFIG_INVALID` listing every problem) and turn a URL into ioredis options. */
 export function resolveRunnerOptions(options: BullmqRunnerOptions): ResolvedRunnerOptions {
