@@ -3,6 +3,7 @@ import { Job, Queue, QueueEvents, Worker, type JobsOptions, type RedisOptions, t
 import {
   ArcaError,
   ErrorCodes,
+  missedRun,
   nextRuns,
   serializeError,
   type BoundRunner,
@@ -182,6 +183,18 @@ function bindRunner(host: RunnerHost, o: ResolvedRunnerOptions): BoundRunner {
     return { runId, jobId };
   }
 
+  /**
+   * `catchUp: 'once'`: the latest due time with no run in the run log is queued once for the
+   * whole cluster (the queue job id is derived from the due time, so instances starting together
+   * add it once), unless the scheduler's own job for that time is still in the queue.
+   */
+  async function catchUp(q: Queue<RunJobData, RunJobResult>, job: string, cron: string, timezone: string | undefined): Promise<void> {
+    const due = missedRun(cron, timezone, await host.runLog.read({ job, type: 'run', limit: 50 }), new Date());
+    if (!due) return;
+    if (await q.getJob(`repeat:${SCHEDULER_PREFIX}${job}:${due.getTime()}`)) return;
+    await q.add('schedule', { job, kind: 'schedule', scheduledFor: due.toISOString() }, { ...jobOpts, jobId: `catchup-${job}-${due.getTime()}` });
+  }
+
   async function start(): Promise<void> {
     if (stopping) await stopping;
     session = new AbortController();
@@ -197,6 +210,7 @@ function bindRunner(host: RunnerHost, o: ResolvedRunnerOptions): BoundRunner {
       for (const sch of await q.getJobSchedulers(0, -1, true)) {
         if (sch.key.startsWith(SCHEDULER_PREFIX) && !wanted.has(sch.key)) await q.removeJobScheduler(sch.key);
       }
+      for (const s of host.scheduledJobs) if (s.catchUp === 'once') await catchUp(q, s.job, s.cron, s.timezone);
       if (o.worker && !worker) {
         const w = new Worker<RunJobData, RunJobResult>(o.queueName, (job, token) => processor(job, token), {
           ...gen.base,

@@ -29,6 +29,8 @@ export interface CurrentAttempt {
 export interface RunJobData {
   job: string;
   kind: 'schedule' | 'manual';
+  /** Catch-up runs: the due time they stand for (scheduler jobs carry it as `prevMillis`). */
+  scheduledFor?: string;
   /** Manual runs: the run id returned by `enqueue()`, used by the first attempt. */
   runId?: string;
   trigger?: Trigger;
@@ -71,7 +73,7 @@ export function scheduledFor(job: Job): string {
 }
 
 function triggerOf(job: Job<RunJobData>): Trigger {
-  return job.data.kind === 'schedule' ? { type: 'schedule', scheduledFor: scheduledFor(job) } : (job.data.trigger ?? { type: 'manual' });
+  return job.data.kind === 'schedule' ? { type: 'schedule', scheduledFor: job.data.scheduledFor ?? scheduledFor(job) } : (job.data.trigger ?? { type: 'manual' });
 }
 
 /** The run-log entry for an attempt whose worker died: failed, `RUN_ABANDONED`, nothing committed. */

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createArca, isArcaError, localDir, memoryRunLog, type Arca, type ArcaConfig, type Destination, type RunLog, type RunLogEntry, type Source } from '@arca/core';
+import { createArca, isArcaError, localDir, memoryRunLog, type Arca, type ArcaConfig, type Destination, type RunLog, type RunLogEntry, type RunResult, type Source } from '@arca/core';
 
 type RunEntry = RunLogEntry & { type: 'run' };
 import { describeWithService } from '@arca/core/test-kit';
@@ -179,6 +179,22 @@ await describeWithService('bullmqRunner in one process (several Arca instances o
     expect(runner.problems.join('\n')).toMatch(/No worker is connected/);
     expect(runner.counts.waiting).toBe(1);
     expect(runner.schedules).toEqual([{ job: 'daily', pattern: '30 2 * * *', timezone: 'Europe/Rome', next: arcas[0]!.nextRuns('daily', 1)[0]!.toISOString() }]);
+  });
+
+  it("catchUp: 'once' queues a missed due time once for the whole cluster", async () => {
+    const runLog = memoryRunLog();
+    const old = new Date(Date.now() - 3 * 86_400_000).toISOString();
+    await runLog.append({ type: 'run', runId: 'old', job: 'daily', backupId: '', status: 'completed', trigger: { type: 'schedule' }, startedAt: old, finishedAt: old, durationMs: 0, bytes: 0, artifacts: [], destinations: [] });
+    const { arcas } = await cluster(3, { runLog, jobs: { daily: { sources: { s: instant }, destinations: ['local'], compress: 'none', schedule: 'daily@02:00', timezone: 'UTC', catchUp: 'once' } } });
+    const done = new Promise<RunResult>((resolve) => arcas[0]!.on('run:done', resolve));
+    await Promise.all(arcas.map((a) => a.start()));
+    const r = await done;
+    const due = new Date();
+    due.setUTCHours(2, 0, 0, 0);
+    if (due.getTime() > Date.now()) due.setUTCDate(due.getUTCDate() - 1);
+    expect(r).toMatchObject({ status: 'completed', trigger: { type: 'schedule', scheduledFor: due.toISOString() } });
+    await Promise.all(arcas.map((a) => a.stop()));
+    expect(((await runLog.read({ type: 'run' })) as RunEntry[]).map((e) => e.runId)).toEqual([r.runId, 'old']);
   });
 
   it('removes the job scheduler of a job that no longer has a schedule', async () => {
