@@ -19,6 +19,8 @@ import {
 import { ftpConnector, ftpErrorToArca, normalizeCertFingerprint } from './ftp-connection.js';
 
 const TMP_MARK = '.arca-tmp-';
+/** In-progress files of the server itself (pure-ftpd uploads to `.pureftpd-upload.*` / `.pureftpd-rename.*` first). */
+const isServerTemp = (name: string) => name.startsWith('.pureftpd-');
 /** Folders NAS systems keep inside shares (Synology recycle bin, thumbnails, snapshots): never listed by default. */
 export const DEFAULT_EXCLUDED_DIRS = ['#recycle', '@eaDir', '#snapshot', '@Recycle', '.Trash-1000'];
 
@@ -149,17 +151,31 @@ export function ftp(options: FtpOptions): FtpDestination {
       let bytes = 0;
       let dataError: unknown;
       let tmp: string | undefined;
+      const source = data[Symbol.asyncIterator]();
       const counted = Readable.from(
         (async function* () {
+          let finished = false;
           try {
-            for await (const chunk of data) {
+            for (;;) {
+              let step: IteratorResult<Uint8Array>;
+              try {
+                step = await source.next();
+              } catch (e) {
+                // Only errors of the data itself; a socket error thrown in at `yield` is not one.
+                dataError ??= e;
+                finished = true;
+                throw e;
+              }
+              if (step.done) {
+                finished = true;
+                return;
+              }
               if (o.signal?.aborted) throw abortError(o.signal, `Writing ${key}`);
-              bytes += chunk.byteLength;
-              yield chunk;
+              bytes += step.value.byteLength;
+              yield step.value;
             }
-          } catch (e) {
-            dataError ??= e;
-            throw e;
+          } finally {
+            if (!finished) await source.return?.();
           }
         })(),
         { objectMode: false, highWaterMark: 1 << 16 },
@@ -303,7 +319,7 @@ export function ftp(options: FtpOptions): FtpDestination {
             if (ent.isDirectory) {
               if (excluded.has(ent.name)) continue;
               if (key.startsWith(prefix) || prefix.startsWith(key + '/')) stack.push(key);
-            } else if (ent.isFile && !ent.name.includes(TMP_MARK) && key.startsWith(prefix)) {
+            } else if (ent.isFile && !ent.name.includes(TMP_MARK) && !isServerTemp(ent.name) && key.startsWith(prefix)) {
               yield { key, size: ent.size, ...(ent.modifiedAt && { modifiedAt: ent.modifiedAt }) };
             }
           }

@@ -39,6 +39,8 @@ interface Session {
   closed: boolean;
   busy: number;
   idleTimer?: NodeJS.Timeout;
+  /** Rejects once the connection is gone (ssh2 may never answer requests sent after that). */
+  gone: Promise<never>;
 }
 
 export interface Lease {
@@ -47,6 +49,8 @@ export interface Lease {
   readonly lost: boolean;
   /** Mark the connection as broken (the next operation reconnects). */
   invalidate(): void;
+  /** `p`, or a rejection as soon as the connection is gone. */
+  guard<T>(p: Promise<T>): Promise<T>;
   release(): void;
 }
 
@@ -93,13 +97,19 @@ export function sftpConnector(s: ConnectionSettings) {
     if (s.agent !== undefined) config.agent = s.agent;
     try {
       const sftp = (await client.connect(config)) as unknown as SFTPWrapper;
-      const session: Session = { client, sftp, sock, closed: false, busy: 0 };
+      let fail!: (e: Error) => void;
+      const gone = new Promise<never>((_, reject) => (fail = reject));
+      gone.catch(() => {});
+      const session: Session = { client, sftp, sock, closed: false, busy: 0, gone };
       const markClosed = () => {
         session.closed = true;
+        fail(new Error('Not connected: the SSH connection closed'));
         if (session.idleTimer) clearTimeout(session.idleTimer);
       };
       sock.on('close', markClosed);
+      sock.on('end', markClosed);
       sftp.on('close', markClosed);
+      sftp.on('end', markClosed);
       if (sock.destroyed) markClosed();
       return session;
     } catch (e) {
@@ -164,6 +174,7 @@ export function sftpConnector(s: ConnectionSettings) {
           ses.closed = true;
           ses.sock.destroy();
         },
+        guard: <T>(p: Promise<T>) => (ses.closed ? Promise.reject(new Error('Not connected: the SSH connection closed')) : Promise.race([p, ses.gone])),
         release() {
           if (released) return;
           released = true;
@@ -181,7 +192,7 @@ export function sftpConnector(s: ConnectionSettings) {
       for (let attempt = 0; ; attempt++) {
         const lease = await this.acquire(signal);
         try {
-          return await raceAbort(fn(lease.sftp), signal);
+          return await raceAbort(lease.guard(fn(lease.sftp)), signal);
         } catch (e) {
           const lost = !(e instanceof ArcaError) && (lease.lost || isConnectionLost(e));
           if (lost) lease.invalidate();

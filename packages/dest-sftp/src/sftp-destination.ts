@@ -187,7 +187,7 @@ export function sftp(options: SftpOptions): SftpDestination {
       let writeError: unknown;
       let it: AsyncIterator<Uint8Array> | undefined;
       try {
-        handle = await raceAbort(openForWrite(s, tmp), o.signal);
+        handle = await raceAbort(lease.guard(openForWrite(s, tmp)), o.signal);
         const h = handle;
         it = data[Symbol.asyncIterator]();
         for (;;) {
@@ -218,25 +218,25 @@ export function sftp(options: SftpOptions): SftpDestination {
           );
           inflight.add(w);
           bytes += chunk.length;
-          if (inflight.size >= concurrency) await raceAbort(Promise.race(inflight), o.signal);
+          if (inflight.size >= concurrency) await raceAbort(lease.guard(Promise.race(inflight)), o.signal);
         }
-        await raceAbort(Promise.all(inflight), o.signal);
+        await raceAbort(lease.guard(Promise.all(inflight)), o.signal);
         if (writeError !== undefined) throw writeError;
         throwIfAborted(o.signal, `Writing ${key}`);
-        await op.fsync(s, h).catch((e: unknown) => {
+        await lease.guard(op.fsync(s, h)).catch((e: unknown) => {
           if (op.sftpCode(e) !== undefined || lease.lost) throw e; // unsupported extension: skip
         });
         handle = undefined;
-        await op.close(s, h);
-        await raceAbort(op.replace(s, tmp, full), o.signal);
+        await lease.guard(op.close(s, h));
+        await raceAbort(lease.guard(op.replace(s, tmp, full)), o.signal);
         return { key, bytes };
       } catch (e) {
         // Remove the temp file (best effort: after a lost connection it stays, invisible to
         // list(), and is overwritten by name never, since names are random).
         if (!lease.lost) {
-          await Promise.allSettled(inflight);
-          if (handle) await op.close(s, handle).catch(() => {});
-          await op.unlink(s, tmp).catch(() => {});
+          await lease.guard(Promise.allSettled(inflight)).catch(() => {});
+          if (handle) await lease.guard(op.close(s, handle)).catch(() => {});
+          await lease.guard(op.unlink(s, tmp)).catch(() => {});
         }
         if (e instanceof DataError) throw e.inner;
         await it?.return?.().catch(() => {}); // stop the producer (its resources are released)
@@ -279,7 +279,7 @@ export function sftp(options: SftpOptions): SftpDestination {
           const buf = Buffer.allocUnsafe(len);
           let got = 0;
           while (got < len) {
-            const n = await op.read(s, h, buf, got, len - got, pos + got);
+            const n = await lease.guard(op.read(s, h, buf, got, len - got, pos + got));
             if (n <= 0) throw new ArcaError(ErrorCodes.DEST_UNREACHABLE, `${label}: ${key} ended early while reading (changed on the server?).`, { details });
             got += n;
           }
@@ -310,8 +310,8 @@ export function sftp(options: SftpOptions): SftpDestination {
             yield buf;
           }
         } finally {
-          await Promise.allSettled(queue);
-          if (!lease.lost) await op.close(s, h).catch(() => {});
+          await lease.guard(Promise.allSettled(queue)).catch(() => {});
+          if (!lease.lost) await lease.guard(op.close(s, h)).catch(() => {});
           lease.release();
         }
       })();
