@@ -68,25 +68,29 @@ export interface AdapterResolver {
   factory(use: string, where: string): Promise<Factory>;
   /** The folder packages are resolved from (the config file's). */
   readonly baseDir: string;
+  /** The file URL of a package's entry, resolved like adapters; rejects with a `ConfigProblem` when it is not installed. */
+  url(pkg: string): Promise<string>;
 }
 
 export function adapterResolver(baseDir: string): AdapterResolver {
   const modules = new Map<string, Promise<Record<string, unknown>>>();
   const parents = [pathToFileURL(path.join(baseDir, 'arca.config.json')).href, import.meta.url];
 
+  const resolveUrl = (pkg: string): string | undefined => {
+    for (const parent of parents) {
+      try {
+        return resolveImport(pkg, parent);
+      } catch {
+        // not resolvable from this folder: try the next one
+      }
+    }
+    return undefined;
+  };
   const load = (pkg: string, where: string): Promise<Record<string, unknown>> => {
     let p = modules.get(pkg);
     if (!p) {
       p = (async () => {
-        let url: string | undefined;
-        for (const parent of parents) {
-          try {
-            url = resolveImport(pkg, parent);
-            break;
-          } catch {
-            // not resolvable from this folder: try the next one
-          }
-        }
+        const url = resolveUrl(pkg);
         if (!url) {
           const hint = pkg.startsWith('@') || pkg.includes('-') ? '' : ` If you meant a factory of @arca/core, use one of: ${CORE_FACTORIES.join(', ')}.`;
           throw new ConfigProblem(where, `package ${pkg} is not installed: run \`npm install ${pkg}\` in ${baseDir} (next to the config file).${hint}`);
@@ -100,6 +104,11 @@ export function adapterResolver(baseDir: string): AdapterResolver {
 
   return {
     baseDir,
+    async url(pkg) {
+      const url = resolveUrl(pkg);
+      if (!url) throw new ConfigProblem(pkg, `package ${pkg} is not installed: run \`npm install ${pkg}\` in ${baseDir}`);
+      return url;
+    },
     async factory(use, where) {
       if ((CORE_FACTORIES as readonly string[]).includes(use)) return (core as unknown as Record<string, Factory>)[use]!;
       const spec = SHORT_NAMES[use] ?? use;

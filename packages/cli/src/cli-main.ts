@@ -11,6 +11,7 @@ import { backupCommand, checkCommand, scheduleCommand } from './commands-run.js'
 import { listCommand, pruneCommand, restoreCommand, retryCommand, showCommand, verifyCommand } from './commands-catalog.js';
 import { configCommand, healthCommand, initCommand, keygenCommand, runsCommand } from './commands-admin.js';
 import { ConfigErrors } from './json-config.js';
+import { serveCommand } from './commands-serve.js';
 import { ExitCodes, exitCodeForError, type ExitCode } from './exit-codes.js';
 import { Output } from './output-writer.js';
 
@@ -208,6 +209,17 @@ export async function main(argv: string[]): Promise<ExitCode> {
     .addHelpText('after', examples(['arca schedule', 'arca schedule --json >> /var/log/arca.jsonl']))
     .action(action('schedule', (ctx, o: { stopTimeout: string }) => scheduleCommand(ctx, { stopTimeout: Number(o.stopTimeout) })));
 
+  program
+    .command('serve')
+    .description('admin UI and JSON API of @arca/http on 127.0.0.1; token from ARCA_SERVE_TOKEN or --token-file (required)')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port (0: any free port)', '8080')
+    .option('--token-file <file>', 'file holding the token (instead of ARCA_SERVE_TOKEN)')
+    .option('--allow-restore', 'offer restore in the UI and API (off by default)')
+    .option('--schedule', 'also run the jobs\' schedules in this process')
+    .addHelpText('after', examples(['ARCA_SERVE_TOKEN=$(openssl rand -hex 24) arca serve --port 8080', 'curl -H "Authorization: Bearer $ARCA_SERVE_TOKEN" http://127.0.0.1:8080/api/jobs']))
+    .action(action('serve', (ctx, o: { host: string; port: string; tokenFile?: string; allowRestore?: boolean; schedule?: boolean }) => serveCommand(ctx, o)));
+
   try {
     await program.parseAsync(argv);
   } catch (e) {
@@ -217,7 +229,7 @@ export async function main(argv: string[]): Promise<ExitCode> {
     process.off('SIGTERM', onSignal);
     process.off('SIGHUP', onSignal);
   }
-  if (controller.signal.aborted && exitCode === ExitCodes.OK && !program.args.includes('schedule')) exitCode = ExitCodes.INTERRUPTED;
+  if (controller.signal.aborted && exitCode === ExitCodes.OK && !['schedule', 'serve'].includes(program.args[0] ?? '')) exitCode = ExitCodes.INTERRUPTED;
   return exitCode;
 }
 

@@ -223,4 +223,45 @@ describe('restore, prune, health, runs, schedule', () => {
     expect(Date.parse(events[0].data.nextRun)).toBeGreaterThan(Date.now());
     expect(events.at(-1)).toMatchObject({ event: 'stopped' });
   });
+
+  it('serve needs a token, answers 401 without it, and serves the UI and API with it', async () => {
+    const none = await run(['serve', '--port', '0'], { ARCA_SERVE_TOKEN: undefined });
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/ARCA_SERVE_TOKEN/);
+    const token = 'serve-token-5f1c2b9a7d3e';
+    const checks: Array<Promise<void>> = [];
+    const results: Record<string, number | string> = {};
+    const r = await arca(['serve', '--port', '0', '--json'], {
+      cwd: dir,
+      env: { ARCA_SERVE_TOKEN: token },
+      onSpawn: (c) => {
+        let buf = '';
+        c.stdout!.on('data', (d: Buffer) => {
+          buf += d.toString();
+          const line = buf.split('\n').find((l) => l.includes('"event":"listening"'));
+          if (!line || checks.length) return;
+          const url = JSON.parse(line).data.url as string;
+          checks.push(
+            (async () => {
+              results.anonymous = (await fetch(`${url}api/jobs`)).status;
+              results.wrong = (await fetch(`${url}api/jobs`, { headers: { authorization: 'Bearer not-the-token-at-all' } })).status;
+              const api = await fetch(`${url}api/jobs`, { headers: { authorization: `Bearer ${token}` } });
+              results.api = api.status;
+              results.apiBody = await api.text();
+              const page = await fetch(url, { headers: { authorization: `Basic ${Buffer.from(`ops:${token}`).toString('base64')}` } });
+              results.page = page.status;
+              results.pageBody = await page.text();
+            })().finally(() => c.kill('SIGTERM')),
+          );
+        });
+      },
+    });
+    await Promise.all(checks);
+    expect(r.code, r.stderr).toBe(0);
+    expect(results).toMatchObject({ anonymous: 401, wrong: 401, api: 200, page: 200 });
+    expect(results.apiBody).toContain('nightly');
+    expect(results.pageBody).toMatch(/<html[\s\S]*nightly/i);
+    expect(r.stdout + r.stderr).not.toContain(token);
+    expect(r.stdout.trim().split('\n').map((l) => JSON.parse(l).event)).toEqual(['listening', 'stopped']);
+  });
 });
