@@ -40,8 +40,8 @@ export const HistoryQuery = z
     job: JobName.optional(),
     type: z.enum(['run', 'audit']).optional(),
     status: z.enum(['completed', 'partial', 'failed', 'skipped']).optional(),
-    since: z.iso.datetime({ offset: true }).optional(),
-    until: z.iso.datetime({ offset: true }).optional(),
+    since: z.union([z.iso.datetime({ offset: true }), z.iso.date()]).optional().describe('entries at or after this time (a date means 00:00 UTC)'),
+    until: z.union([z.iso.datetime({ offset: true }), z.iso.date()]).optional().describe('entries strictly before this time'),
     offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
     limit: z.coerce.number().int().min(1).max(1000).default(50),
   })

@@ -43,7 +43,7 @@ dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;margin:
 .wizard ol.steps li{padding:3px 10px;border-radius:12px;background:#eef1f5;color:var(--muted);font-size:12px}
 .wizard ol.steps li.current{background:var(--accent);color:#fff}
 fieldset{border:1px solid var(--line);border-radius:8px;margin:0 0 12px;padding:10px 14px}
-label{display:block;margin:4px 0}input[type=text]{font:inherit;padding:4px 8px;border:1px solid #c5ccd8;border-radius:6px;width:260px}
+label{display:block;margin:4px 0}.toolbar label{display:inline-block;margin:0 6px 0 0}input[type=date],select{font:inherit;padding:3px 6px;border:1px solid #c5ccd8;border-radius:6px}input[type=text]{font:inherit;padding:4px 8px;border:1px solid #c5ccd8;border-radius:6px;width:260px}
 .pager{margin:10px 0;display:flex;gap:10px;align-items:center}
 .foot{max-width:1180px;margin:0 auto;padding:0 24px 24px;color:var(--muted);font-size:12px}
 ul.plain{margin:0;padding:0;list-style:none}

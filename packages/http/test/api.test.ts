@@ -137,6 +137,13 @@ describe('JSON API', () => {
     expect(p2.entries.map((e: { trigger: { actor: string } }) => e.trigger.actor)).toEqual(['user0']);
     expect(p2.nextOffset).toBeUndefined();
     expect((await call(h, 'GET', '/api/history?limit=0', { user: 'developer' })).status).toBe(400);
+    const today = new Date().toISOString().slice(0, 10);
+    expect((await (await call(h, 'GET', `/api/history?type=run&since=${today}`, { user: 'developer' })).json()).entries).toHaveLength(3);
+    expect((await (await call(h, 'GET', `/api/history?type=run&until=${today}`, { user: 'developer' })).json()).entries).toHaveLength(0);
+    expect((await call(h, 'GET', '/api/history?since=yesterday', { user: 'developer' })).status).toBe(400);
+    const logPage = await (await h(new Request(`${BASE}/log?job=daily&since=${today}`, { headers: { 'x-user': 'developer' } }))).text();
+    expect(logPage).toContain(`name="since" value="${today}"`);
+    expect(logPage).toContain(`/api/history.csv?job=daily&amp;since=${today}`);
 
     const csv = await call(h, 'GET', '/api/history.csv?job=daily', { user: 'developer' });
     expect(csv.headers.get('content-type')).toBe('text/csv; charset=utf-8');

@@ -136,6 +136,13 @@ await describeWithService('chromium', probe, () => {
     await page.screenshot({ path: path.join(SHOTS, 'prune-preview.png'), fullPage: true });
     await page.goto(`${base}/admin/backups/`);
     await page.screenshot({ path: path.join(SHOTS, 'overview.png'), fullPage: true });
+    await page.click('header >> text=Run log');
+    await page.selectOption('select[name=job]', 'daily');
+    await page.click('button:has-text("Filter")');
+    await page.waitForURL(/\/log\?job=daily/);
+    expect(await page.locator('tbody tr').count()).toBe(3);
+    await expect(page.locator('a', { hasText: 'Export CSV' }).getAttribute('href')).resolves.toContain('/api/history.csv?job=daily');
+    await page.screenshot({ path: path.join(SHOTS, 'run-log.png'), fullPage: true });
   });
 
   it('restores a SQLite backup in place through the wizard (safety backup first)', async () => {
