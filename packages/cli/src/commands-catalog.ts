@@ -136,6 +136,7 @@ export async function restoreCommand(
       throw new UsageError(`Refusing to restore ${job} ${id} ${targetText} without confirmation: no terminal to ask on. Pass --yes to confirm in scripts.`);
     }
     if (!(await confirm(ctx, `Restore ${job} ${id} (${when(backup.startedAt)}) ${targetText}?`))) {
+      if (ctx.interrupted()) throw Object.assign(new Error('Restore cancelled (interrupted): nothing was changed.'), { code: 'ABORTED' });
       throw new UsageError('Restore cancelled: nothing was changed.');
     }
   }

@@ -47,7 +47,8 @@ export function substituteSecrets(value: unknown, baseDir: string, problems: str
       try {
         const text = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
         registerSecret(text);
-        for (const line of text.split(/\r?\n/)) registerSecret(line.trim());
+        // Each line too (an age identity file holds the key on one line between comments).
+        for (const line of text.split(/\r?\n/)) if (!line.trim().startsWith('#')) registerSecret(line.trim());
         return text;
       } catch (e) {
         problems.push(`${at(where)}: cannot read secret file ${file} (${(e as NodeJS.ErrnoException).code ?? 'error'}); check the path and that the user running arca can read it`);

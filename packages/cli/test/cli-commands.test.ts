@@ -185,6 +185,27 @@ describe('restore, prune, health, runs, schedule', () => {
     expect(await fs.readFile(path.join(dir, 'data', 'a.txt'), 'utf8')).toBe('alpha\n');
   });
 
+  it('on a terminal, restore asks first: anything but "yes" changes nothing', async () => {
+    const b = await run(['backup', 'files', '--json']);
+    const id = b.json().result.runs[0].backupId;
+    await fs.writeFile(path.join(dir, 'data', 'a.txt'), 'edited\n');
+    // `script` gives arca a pseudo-terminal; what is piped into script is typed on it.
+    const ask = (answer: string) =>
+      new Promise<{ code: number | null; out: string }>((resolve, reject) => {
+        const child = execFile('script', ['-qec', `${CLI} restore files ${id} --overwrite --no-safety-backup; echo "exit=$?"`, '/dev/null'], { cwd: dir, env: { ...process.env, TERM: 'xterm', NO_COLOR: '1' } }, (err, stdout) =>
+          err ? reject(err) : resolve({ code: Number(/exit=(\d+)/.exec(stdout)?.[1]), out: stdout }),
+        );
+        child.stdin!.end(`${answer}\n`);
+      });
+    const no = await ask('no');
+    expect(no.out).toMatch(/IN PLACE, replacing data[\s\S]*WITHOUT a safety backup[\s\S]*Type "yes" to go on/);
+    expect(no.code).toBe(2);
+    expect(await fs.readFile(path.join(dir, 'data', 'a.txt'), 'utf8')).toBe('edited\n');
+    const yes = await ask('yes');
+    expect(yes.code, yes.out).toBe(0);
+    expect(await fs.readFile(path.join(dir, 'data', 'a.txt'), 'utf8')).toBe('alpha\n');
+  });
+
   it('prune --dry-run reports decisions and deletes nothing', async () => {
     const before = await listFiles(path.join(dir, 'backups'));
     const r = await run(['prune', '--dry-run', '--json']);
