@@ -225,7 +225,12 @@ function bindRunner(host: RunnerHost, o: ResolvedRunnerOptions): BoundRunner {
         // processor; record the abandoned attempt here.
         w.on('failed', (job, err) => {
           if (!job?.data.current || !/stalled/.test(err.message)) return;
-          void host.recordRun(abandonedResult(job, job.data.current)).catch((e) => report(e, 'bullmq abandoned run'));
+          const result = abandonedResult(job, job.data.current);
+          const forwarded: ForwardedEvent = { o: instance, e: 'run:done', d: result };
+          void host
+            .recordRun(result)
+            .then(() => job.updateProgress(forwarded as unknown as object))
+            .catch((e) => report(e, 'bullmq abandoned run'));
         });
         worker = w;
         await w.waitUntilReady();

@@ -1,11 +1,12 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { Queue, type Job } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createArca, isArcaError, localDir, memoryRunLog, type Arca, type ArcaConfig, type Destination, type RunLog, type RunLogEntry, type RunResult, type Source } from '@arca/core';
 
 type RunEntry = RunLogEntry & { type: 'run' };
 import { describeWithService } from '@arca/core/test-kit';
-import { bullmqRunner, type BullmqRunnerOptions } from '@arca/queue-bullmq';
+import { bullmqRunner, type BullmqRunnerOptions, type RunJobData } from '@arca/queue-bullmq';
 import { REDIS_URL, deleteKeys, redisProbe, tempDir, uniquePrefix } from './harness.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -162,6 +163,22 @@ await describeWithService('bullmqRunner in one process (several Arca instances o
     const [e] = await runLog.read({ type: 'run' });
     expect(e).toMatchObject({ runId, status: 'failed', error: { code: 'ABORTED' } });
     await expect(fs.stat(path.join(dir, 'backups', 'j', s.backupId, 'manifest.json'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('stop() gives a run that was taken but not started (waiting for its jitter) back to the queue, unrecorded', async () => {
+    const { arcas, runLog, prefix } = await cluster(1, { jobs: { j: { sources: { s: instant }, destinations: ['local'], schedule: '* * * * * *', jitterMs: 600_000 } } });
+    const q = new Queue<RunJobData>('arca', { connection: { host: '127.0.0.1', port: 6379 }, prefix });
+    cleanups.push(() => q.close());
+    await arcas[0]!.start();
+    // The worker takes the first due run and waits for its jitter (up to 10 minutes).
+    let active: Job<RunJobData>[] = [];
+    while (!active.length) active = await q.getJobs(['active'], 0, -1, true);
+    const taken = active[0]!;
+    await arcas[0]!.stop();
+    const back = (await q.getJob(taken.id!))!;
+    expect(['delayed', 'waiting', 'wait']).toContain(await back.getState());
+    expect(back.data.current).toBeUndefined();
+    expect(await runLog.read()).toEqual([]);
   });
 
   it('health() shows the queue: counts, next times by Arca schedule semantics, a missing worker', async () => {
