@@ -13,7 +13,7 @@ describe('README quick start: npm run demo', () => {
       expect(existsSync(path.join(here, '..', 'packages', p, 'dist', 'index.js')), `build ${p} first (npm test does)`).toBe(true);
     }
     const { stdout } = await promisify(execFile)(process.execPath, [path.join(here, 'demo.mjs')], { cwd: path.join(here, '..') });
-    expect(stdout).toMatch(/backup \d{8}T\d{6}Z-[0-9a-f]+: completed/);
+    expect(stdout).toMatch(/backup \d{8}T\d{6}(\d{3})?Z-[0-9a-f]+: completed/);
     expect(stdout).toContain('verify (checksum): ok');
     expect(stdout).toContain('database integrity_check: ok');
     expect(stdout).toContain('original 5000 rows identical: true');

@@ -181,7 +181,7 @@ describe('restore, prune, health, runs, schedule', () => {
     expect(await fs.readFile(path.join(dir, 'data', 'a.txt'), 'utf8')).toBe('changed after the backup\n');
     const r = await run(['restore', 'files', id, '--overwrite', '--yes', '--json']);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.json().result.safetyBackupId).toMatch(/^\d{8}T\d{6}Z-/);
+    expect(r.json().result.safetyBackupId).toMatch(/^\d{8}T\d{6}(\d{3})?Z-/);
     expect(await fs.readFile(path.join(dir, 'data', 'a.txt'), 'utf8')).toBe('alpha\n');
   });
 

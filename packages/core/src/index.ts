@@ -11,7 +11,7 @@ export type { DeleteOptions, RetryReport } from './operations/manage-backups.js'
 export type { BackupDetails } from './catalog/catalog.js';
 export { ManifestSchema, parseManifest, MANIFEST_SCHEMA } from './catalog/manifest.js';
 export type { Manifest } from './catalog/manifest.js';
-export { assertValidKey, assertValidPrefix, assertValidBackupId, isValidBackupId, newBackupId, backupIdTime, MANIFEST_FILE } from './keys.js';
+export { assertValidKey, assertValidPrefix, assertValidBackupId, isValidBackupId, isValidName, NAME_RE, BACKUP_ID_RE, newBackupId, backupIdTime, MANIFEST_FILE } from './keys.js';
 export { localDir } from './destinations/local-destination.js';
 export type { LocalDirOptions } from './destinations/local-destination.js';
 export { directory } from './sources/directory-source.js';

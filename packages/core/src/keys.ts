@@ -32,7 +32,8 @@ export function assertValidPrefix(prefix: unknown): asserts prefix is string {
   assertValidKey(prefix, 'prefix');
 }
 
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+/** Job, source and destination names (exported for schemas such as the HTTP API's OpenAPI patterns). */
+export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 /** Job, source and destination names: letters, digits, `_`, `-`, `.`; 1–64 chars; not starting with a dot. */
 export function isValidName(name: string): boolean {
@@ -48,12 +49,17 @@ export function assertValidName(name: unknown, what: string): asserts name is st
   }
 }
 
-const BACKUP_ID_RE = /^\d{8}T\d{6}(?:\d{3})?Z-[0-9a-f]{4,16}$/;
+/** Backup ids, with or without milliseconds. */
+export const BACKUP_ID_RE = /^\d{8}T\d{6}(?:\d{3})?Z-[0-9a-f]{4,16}$/;
 
-/** `20261122T020000Z-7f3a`: sorts by time (UTC), unique thanks to the random suffix. */
+/**
+ * `20261122T020000123Z-7f3a9c`: UTC down to the millisecond, so ids sort by start time
+ * even for runs started in the same second; unique thanks to the random suffix. (Ids
+ * without milliseconds, `20261122T020000Z-7f3a`, are accepted too.)
+ */
 export function newBackupId(now: Date = new Date()): string {
-  const iso = now.toISOString(); // 2026-11-22T02:00:00.000Z
-  const stamp = iso.slice(0, 19).replace(/[-:]/g, '') + 'Z';
+  const iso = now.toISOString(); // 2026-11-22T02:00:00.123Z
+  const stamp = iso.slice(0, 23).replace(/[-:.]/g, '') + 'Z';
   return `${stamp}-${randomBytes(3).toString('hex')}`;
 }
 
@@ -72,9 +78,9 @@ export function assertValidBackupId(id: unknown): asserts id is string {
 
 /** Parse the UTC time encoded in a backup id. */
 export function backupIdTime(id: string): Date {
-  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})/.exec(id);
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(\d{3})?Z/.exec(id);
   if (!m) return new Date(NaN);
-  return new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!));
+  return new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!, +(m[7] ?? 0)));
 }
 
 export const MANIFEST_FILE = 'manifest.json';

@@ -1,15 +1,12 @@
+import { BACKUP_ID_RE, NAME_RE } from '@arca/core';
 import { z } from 'zod';
-
-/** Same rules as core's job/source/destination names. */
-export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-/** Same rule as core's backup ids (`20261122T020000Z-7f3a`). */
-export const BACKUP_ID_RE = /^\d{8}T\d{6}(?:\d{3})?Z-[0-9a-f]{4,16}$/;
 /** A stored file name from a manifest: no `/`, no `..`, no control characters. */
 export const FILE_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/;
 
+// The patterns are core's own, so the API can never disagree with it (and OpenAPI shows them).
 const name = (what: string) => z.string().regex(NAME_RE, `a ${what} name: 1–64 letters, digits, "_", "-" or ".", starting with a letter or digit`);
 export const JobName = name('job');
-export const BackupId = z.string().regex(BACKUP_ID_RE, 'a backup id like 20261122T020000Z-7f3a');
+export const BackupId = z.string().regex(BACKUP_ID_RE, 'a backup id like 20261122T020000123Z-7f3a9c');
 export const FileName = z.string().regex(FILE_RE, 'a stored file name from the manifest, like db.sqlite.gz');
 export const RunId = z.string().uuid();
 

@@ -166,7 +166,7 @@ await describeWithService('chromium', probe, () => {
     await page.screenshot({ path: path.join(SHOTS, 'restore-confirm.png'), fullPage: true });
     await submit.click();
     await page.locator('.notice-ok').waitFor();
-    await expect(page.locator('.notice-ok').textContent()).resolves.toMatch(/^Restored db\. Safety backup taken first: \d{8}T\d{6}Z-[0-9a-f]+\.$/);
+    await expect(page.locator('.notice-ok').textContent()).resolves.toMatch(/^Restored db\. Safety backup taken first: \d{8}T\d{6}(\d{3})?Z-[0-9a-f]+\.$/);
     await page.screenshot({ path: path.join(SHOTS, 'restore-done.png'), fullPage: true });
 
     const after = new Database(dbFile, { readonly: true });
