@@ -76,4 +76,20 @@ describe('documented configs', () => {
     expect(r.json().result.defaults).toEqual(['runLog: .arca/runs.jsonl', 'lock: .arca/locks']);
     expect(r.stdout).not.toContain('pg-secret-from-file');
   });
+
+  it('the TypeScript configs of the README and the guide load (defineConfig from @arca/cli, adapters from their packages)', async () => {
+    for (const file of [README, GUIDE]) {
+      const text = await fs.readFile(file, 'utf8');
+      const block = [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!).find((b) => b.includes('defineConfig('));
+      expect(block, file).toBeDefined();
+      const dir = await tempProject('docs-ts');
+      projects.push(dir);
+      await fs.writeFile(path.join(dir, 'arca.config.ts'), block!);
+      const r = await arca(['config', '--json'], { cwd: dir });
+      expect(r.code, `${file}\n${r.stdout}${r.stderr}`).toBe(0);
+      const job = r.json().result.jobs[0];
+      expect(job.name).toBe('daily');
+      expect(job.sources[0]).toMatchObject({ name: 'db', kind: 'sqlite' });
+    }
+  });
 });
