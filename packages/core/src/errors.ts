@@ -92,17 +92,19 @@ export function isArcaError(e: unknown, code?: ErrorCode): e is ArcaError {
 }
 
 const SECRET_PATTERNS: Array<[RegExp, string]> = [
+  // HTTP auth first, so "Authorization: Bearer <token>" loses the token, not just the scheme word
+  [/(authorization["']?\s*[:=]\s*["']?[A-Za-z]+\s+)[^\s"',;]+/gi, '$1***'],
+  [/(\bbearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi, '$1***'],
   // user:password@host in URLs and connection strings
   [/([a-z][a-z0-9+.-]*:\/\/[^:/?#\s@]*):([^@/\s]+)@/gi, '$1:***@'],
-  // key=value and "key": "value" forms for secret-looking keys
+  // key=value and "key": "value" forms for secret-looking keys (values of 4+ characters, so
+  // prose such as "secret: a secret of at least 8 characters" is left readable)
   [
-    /((?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|secret[_-]?key|passphrase|authorization)["']?\s*[:=]\s*["']?)([^"'\s&;,]+)/gi,
+    /((?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|secret[_-]?key|passphrase|authorization)["']?\s*[:=]\s*["']?)([^"'\s&;,]{4,})/gi,
     '$1***',
   ],
   // age secret keys
   [/AGE-SECRET-KEY-1[0-9A-Z]+/g, 'AGE-SECRET-KEY-1***'],
-  // bearer tokens
-  [/(bearer\s+)[A-Za-z0-9._~+/=-]+/gi, '$1***'],
 ];
 
 const registeredSecrets = new Set<string>();
