@@ -118,14 +118,15 @@ export function createScheduler(ctx: ArcaContext, options: SchedulerOptions = {}
     else slots--;
   };
 
-  async function recordSkip(job: string, scheduledFor: string, error: unknown): Promise<void> {
+  /** The record of a scheduled run that never started: nothing was dumped or written. */
+  function emptyRun<S extends 'skipped' | 'failed'>(job: string, scheduledFor: string, status: S, error: unknown) {
     const at = new Date().toISOString();
-    const entry: SkippedRun = {
+    return {
       runId: randomUUID(),
       job,
       backupId: '',
-      status: 'skipped',
-      trigger: { type: 'schedule', scheduledFor },
+      status,
+      trigger: { type: 'schedule' as const, scheduledFor },
       startedAt: at,
       finishedAt: at,
       durationMs: 0,
@@ -134,6 +135,10 @@ export function createScheduler(ctx: ArcaContext, options: SchedulerOptions = {}
       destinations: [],
       error: serializeError(error),
     };
+  }
+
+  async function recordSkip(job: string, scheduledFor: string, error: unknown): Promise<void> {
+    const entry: SkippedRun = emptyRun(job, scheduledFor, 'skipped', error);
     await record(ctx, { type: 'run', ...entry });
     ctx.emitter.emit('run:skipped', entry);
     await notify(ctx, { type: 'run:skipped', data: entry });
@@ -141,21 +146,7 @@ export function createScheduler(ctx: ArcaContext, options: SchedulerOptions = {}
 
   /** A scheduled run that could not even start (the lock backend failed): recorded as failed so it is seen and alerted on. */
   async function recordFailure(job: string, scheduledFor: string, error: unknown): Promise<void> {
-    const at = new Date().toISOString();
-    const result: RunResult = {
-      runId: randomUUID(),
-      job,
-      backupId: '',
-      status: 'failed',
-      trigger: { type: 'schedule', scheduledFor },
-      startedAt: at,
-      finishedAt: at,
-      durationMs: 0,
-      bytes: 0,
-      artifacts: [],
-      destinations: [],
-      error: serializeError(error),
-    };
+    const result: RunResult = emptyRun(job, scheduledFor, 'failed', error);
     await record(ctx, { type: 'run', ...result });
     ctx.emitter.emit('run:done', result);
     await notify(ctx, { type: 'run:done', data: result });
