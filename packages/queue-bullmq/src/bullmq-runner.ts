@@ -124,7 +124,12 @@ function bindRunner(host: RunnerHost, o: ResolvedRunnerOptions): BoundRunner {
       const { base } = gen;
       const q = new Queue<RunJobData, RunJobResult>(o.queueName, { ...base, settings: { repeatStrategy } });
       q.on('error', (e) => report(e, `bullmq queue ${o.queueName}`));
-      const ev = new QueueEvents(o.queueName, base);
+      queue = q;
+      // Read events from the stream's current end, not from whenever the first blocking read
+      // happens ('$'), so no event of a run that starts right after this is missed.
+      const client = (await q.client) as unknown as { xrevrange(key: string, end: string, start: string, count: 'COUNT', n: number): Promise<Array<[string, string[]]>> };
+      const last = await client.xrevrange(q.keys.events!, '+', '-', 'COUNT', 1);
+      const ev = new QueueEvents(o.queueName, { ...base, lastEventId: last[0]?.[0] ?? '0-0' });
       ev.on('error', (e) => report(e, `bullmq events ${o.queueName}`));
       ev.on('progress', ({ data }) => {
         const f = data as unknown as ForwardedEvent;
@@ -132,12 +137,21 @@ function bindRunner(host: RunnerHost, o: ResolvedRunnerOptions): BoundRunner {
       });
       ev.on('completed', ({ jobId, returnvalue }) => settle(jobId, (w) => w.resolve((returnvalue as unknown as RunJobResult).result as RunResult)));
       ev.on('failed', ({ jobId, failedReason }) => settle(jobId, (w) => w.reject(arcaErrorFromReason(failedReason))));
-      queue = q;
       events = ev;
       await Promise.all([q.waitUntilReady(), ev.waitUntilReady()]);
       return q;
     })();
-    return clients;
+    const mine = clients;
+    // A failed setup is not cached: the next call tries again (stop() closes what was made).
+    mine.catch(() => {
+      if (clients !== mine) return;
+      clients = undefined;
+      void queue?.close().catch(() => {});
+      void events?.close().catch(() => {});
+      queue = undefined;
+      events = undefined;
+    });
+    return mine;
   };
 
   const mutex = createJobMutex(async () => (await (await ensureClients()).client) as unknown as MutexRedis, `${o.prefix}:${o.queueName}:arca:`, o.lockDurationMs);
