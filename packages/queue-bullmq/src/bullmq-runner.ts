@@ -224,7 +224,9 @@ function bindRunner(host: RunnerHost, o: ResolvedRunnerOptions): BoundRunner {
       for (const sch of await q.getJobSchedulers(0, -1, true)) {
         if (sch.key.startsWith(SCHEDULER_PREFIX) && !wanted.has(sch.key)) await q.removeJobScheduler(sch.key);
       }
-      for (const s of host.scheduledJobs) if (s.catchUp === 'once') await catchUp(q, s.job, s.cron, s.timezone);
+      for (const s of host.scheduledJobs) {
+        if (s.catchUp === 'once') await catchUp(q, s.job, s.cron, s.timezone).catch((e) => report(e, `bullmq catch-up of ${s.job}`));
+      }
       if (o.worker && !worker) {
         const w = new Worker<RunJobData, RunJobResult>(o.queueName, (job, token) => processor(job, token), {
           ...gen.base,

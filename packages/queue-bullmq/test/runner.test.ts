@@ -74,6 +74,24 @@ describe('bullmqRunner options', () => {
   });
 });
 
+describe('core: arca.enqueue without a runner (the in-process default)', () => {
+  it('resolves with the run id once the run started, before it finished; LOCKED and NOT_FOUND reject', async () => {
+    const dir = await tempDir('arca-enqueue');
+    cleanups.push(() => fs.rm(dir, { recursive: true, force: true }));
+    const g = gatedSource();
+    const runLog = memoryRunLog();
+    const arca = createArca({ destinations: { local: localDir({ path: dir }) }, jobs: { j: { sources: { s: g.source }, destinations: ['local'] } }, runLog });
+    const done = new Promise<RunResult>((resolve) => arca.on('run:done', resolve));
+    const { runId } = await arca.enqueue('j', { actor: 'bob' });
+    expect(await runLog.read()).toEqual([]); // still running
+    await expect(arca.enqueue('j')).rejects.toMatchObject({ code: 'LOCKED' });
+    await expect(arca.enqueue('nope')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    g.open();
+    expect(await done).toMatchObject({ runId, status: 'completed', trigger: { type: 'manual', actor: 'bob' } });
+    expect(((await runLog.read()) as RunEntry[]).map((e) => e.runId)).toEqual([runId]);
+  });
+});
+
 await describeWithService('bullmqRunner in one process (several Arca instances on a real Redis)', redisProbe, () => {
   async function cluster(n: number, opts: { jobs?: ArcaConfig['jobs']; runner?: Partial<BullmqRunnerOptions>; runLog?: RunLog; destinations?: ArcaConfig['destinations'] } = {}) {
     const dir = await tempDir('arca-bullmq-unit');
