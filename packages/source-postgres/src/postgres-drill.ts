@@ -15,19 +15,14 @@ import {
 import { connect, ident, resolveConnection, withDatabase, type PgConnection } from './postgres-connection.js';
 import { createDatabase, dropDatabase, runRestoreTool, scratchName, spoolInput, validateSpool, type RestoreContext, type Spool } from './postgres-restore.js';
 import { listRelations } from './postgres-stats.js';
+import { connectionShape } from './postgres-options.js';
 
 const DrillOptions = z
   .object({
     /** Server where the scratch database is created (`postgres://user:pw@host/anydb`); the user needs CREATEDB. */
-    connection: z.string().min(1).optional(),
-    host: z.string().min(1).optional(),
-    port: z.number().int().optional(),
-    user: z.string().min(1).optional(),
-    password: z.string().optional(),
+    ...connectionShape,
     /** Database to connect to for CREATE/DROP DATABASE (default `postgres`). */
     maintenanceDatabase: z.string().min(1).optional(),
-    sslmode: z.string().optional(),
-    connectTimeoutMs: z.number().int().min(1).optional(),
     pgRestorePath: z.string().min(1).optional(),
     psqlPath: z.string().min(1).optional(),
     /** Artifact format (default: from the manifest, else `custom`). */

@@ -1,18 +1,13 @@
 import { z } from 'zod';
 import { ArcaError, abortError, parseOptions, throwIfAborted, type Lock, type LockHandle } from '@arca/core';
 import { connect, connectionError, resolveConnection } from './postgres-connection.js';
+import { connectionShape } from './postgres-options.js';
 
 const PgAdvisoryLockOptions = z
   .object({
-    /** `postgres://user:password@host/db`, or the fields below. Any database works; use the app's own. */
-    connection: z.string().min(1).optional(),
-    host: z.string().min(1).optional(),
-    port: z.number().int().optional(),
-    user: z.string().min(1).optional(),
-    password: z.string().optional(),
+    /** `postgres://user:password@host/db`, or the fields. Any database works; use the app's own. */
+    ...connectionShape,
     database: z.string().min(1).optional(),
-    sslmode: z.string().optional(),
-    connectTimeoutMs: z.number().int().min(1).optional(),
     /**
      * Prefix mixed into every key (default `'arca'`), so two apps sharing one database can
      * use the same job names without blocking each other.

@@ -41,19 +41,24 @@ export const PostgresRestoreOptions = z
   })
   .strict();
 
+/** The connection fields shared by `postgres()`, `restoreDrill()` and `pgAdvisoryLock()`. */
+export const connectionShape = {
+  /** `postgres://user:password@host:5432/db?sslmode=require`. Separate fields override its parts. */
+  connection: z.string().min(1).optional(),
+  host: z.string().min(1).optional(),
+  port: z.number().int().optional(),
+  user: z.string().min(1).optional(),
+  /** Given to the tools only through PGPASSWORD or a 0600 passfile; redacted everywhere. */
+  password: z.string().optional(),
+  sslmode: z.string().optional(),
+  /** Connection timeout in ms (default 10000) for the client and the tools (PGCONNECT_TIMEOUT). */
+  connectTimeoutMs: z.number().int().min(1).optional(),
+};
+
 export const PostgresOptions = z
   .object({
-    /** `postgres://user:password@host:5432/db?sslmode=require`. Separate fields below override its parts. */
-    connection: z.string().min(1).optional(),
-    host: z.string().min(1).optional(),
-    port: z.number().int().optional(),
-    user: z.string().min(1).optional(),
-    /** Given to the tools only through PGPASSWORD or a 0600 passfile; redacted everywhere. */
-    password: z.string().optional(),
+    ...connectionShape,
     database: name.optional(),
-    sslmode: z.string().optional(),
-    /** Connection timeout in ms (default 10000) for the client and the tools (PGCONNECT_TIMEOUT). */
-    connectTimeoutMs: z.number().int().min(1).optional(),
     /** How the password reaches the tools: `'env'` (PGPASSWORD, default) or `'passfile'` (temporary 0600 file, PGPASSFILE). */
     passwordVia: z.enum(['env', 'passfile']).optional(),
     /** Database used for CREATE/DROP/RENAME DATABASE (default `postgres`). */
