@@ -22,7 +22,12 @@ export default defineConfig({
       },
       {
         resolve: { alias },
-        test: { name: 'examples', include: ['examples/**/*.test.ts', 'scripts/**/*.test.ts'], testTimeout: 180_000, hookTimeout: 120_000 },
+        test: { name: 'examples', include: ['examples/**/*.test.ts', 'scripts/**/*.test.ts'], exclude: ['**/node_modules/**'], testTimeout: 180_000, hookTimeout: 120_000 },
+      },
+      {
+        resolve: { alias },
+        // Cross-package suites: fault injection (tests/reliability), leak scanning and fuzzing (tests/security).
+        test: { name: 'suites', include: ['tests/**/*.test.ts'], testTimeout: 180_000, hookTimeout: 120_000 },
       },
     ],
   },
