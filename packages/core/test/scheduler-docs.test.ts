@@ -3,9 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { createArca, directory, fileLock, jsonlRunLog, localDir } from '@arca/core';
 import { tempDir } from './helpers.js';
 
-// The example of docs/scheduling-and-locks.md, checked: it typechecks, validates, and gives
+// The example of docs/guide/scheduling.md, checked: it typechecks, validates, and gives
 // the run times the text promises.
-describe('docs/scheduling-and-locks.md example', () => {
+describe('docs/guide/scheduling.md example', () => {
   it('FIXIT: daily at 02:00 and weekly on Sunday at 03:00 in Rome, with catch-up, jitter, lock and rotation', async () => {
     const dir = await tempDir('arca-doc');
     const arca = createArca({

@@ -1,4 +1,4 @@
-// The per-provider examples of the README and docs/destinations-s3.md, typechecked by
+// The per-provider examples of the README and docs/destinations/s3.md, typechecked by
 // `tsc` and constructed here (no network: construction only validates options).
 import { describe, expect, it } from 'vitest';
 import { createArca, directory, localDir } from '@arca/core';

@@ -30,7 +30,7 @@ const DrillOptions = z
     /**
      * `pg_restore --jobs` (default 1). Archives streamed by pg_dump to a pipe (as Arca's are)
      * carry no data offsets, so parallel workers must scan the file for their table: on
-     * PostgreSQL 15 that measured slower than one job (see docs/sources-postgres.md).
+     * PostgreSQL 15 that measured slower than one job (see docs/sources/postgres.md).
      */
     jobs: z.number().int().min(1).max(64).optional(),
     noOwner: z.boolean().optional(),
