@@ -337,6 +337,12 @@ export interface LockHandle {
    * lost (connection gone, taken over as stale): there is nothing left to give back.
    */
   release(): Promise<void>;
+  /**
+   * Capability: aborts (with a `LOCKED` reason) when the lock is lost while held (its file
+   * removed or taken over as stale, the database session holding it gone). Core aborts the
+   * run with it, so a run never goes on unprotected next to another holder's run.
+   */
+  readonly lost?: AbortSignal;
 }
 
 /**

@@ -3,7 +3,8 @@ import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ArcaError, fileLock, lockFileName, type FileLockInfo } from '@arca/core';
+import { ArcaError, createArca, fileLock, localDir, lockFileName, type FileLockInfo, type Source } from '@arca/core';
+import { generatedStream } from '@arca/core/test-kit';
 import { tempDir } from './helpers.js';
 import { bundleChild, startChild } from './process-harness.js';
 
@@ -100,6 +101,40 @@ describe('fileLock in one process', () => {
     expect((h!.lost.reason as ArcaError).code).toBe('LOCKED');
     await h!.release();
     expect(JSON.parse(await fs.readFile(h!.file, 'utf8')).token).toBe('theirs');
+  });
+
+  it('a run whose lock is lost mid-run is aborted with LOCKED and commits nothing', async () => {
+    const dir = await tempDir();
+    const locks = path.join(dir, 'locks');
+    let removed = false;
+    const slow: Source = {
+      kind: 'slow',
+      describe: () => ({ kind: 'slow' }),
+      async dump() {
+        // 4 MiB in 64 KiB chunks, 20 ms apart (~1.3 s): time for the heartbeat to notice.
+        const stream = generatedStream(4 << 20, {
+          chunk: 64 << 10,
+          onChunk: async (sent) => {
+            if (!removed && sent > 1 << 20) {
+              removed = true;
+              for (const f of await fs.readdir(locks)) await fs.unlink(path.join(locks, f)); // another host's takeover, as seen by this one
+            }
+            await new Promise((r) => setTimeout(r, 20));
+          },
+        });
+        return { filename: 'data.bin', stream, meta: async () => ({}) };
+      },
+    };
+    const arca = createArca({
+      destinations: { local: localDir({ path: path.join(dir, 'backups') }) },
+      jobs: { j: { sources: { data: slow }, destinations: ['local'] } },
+      lock: fileLock({ dir: locks, heartbeatMs: 50 }),
+    });
+    const run = await arca.run('j');
+    expect(removed).toBe(true);
+    expect(run.status).toBe('failed');
+    expect(run.error?.code).toBe('LOCKED');
+    expect(await arca.list('j')).toEqual([]);
   });
 
   it('rejects (never reports "held") when the folder cannot be used, and honours an aborted signal', async () => {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ArcaError, abortError, parseOptions, throwIfAborted, type Lock, type LockHandle } from '@arca/core';
+import { ArcaError, ErrorCodes, abortError, parseOptions, throwIfAborted, type Lock, type LockHandle } from '@arca/core';
 import { connect, connectionError, resolveConnection } from './postgres-connection.js';
 import { connectionShape } from './postgres-options.js';
 
@@ -54,7 +54,16 @@ export function pgAdvisoryLock(options: PgAdvisoryLockOptions): Lock & { describ
         throw e instanceof ArcaError ? e : connectionError(conn, e, 'taking the advisory lock');
       }
       let released = false;
+      // The lock lives as long as the session: a session that ends under us (server restart,
+      // pg_terminate_backend, network) means another instance may take the lock now.
+      const lost = new AbortController();
+      const onGone = () => {
+        if (!released) lost.abort(new ArcaError(ErrorCodes.LOCKED, `The advisory lock ${JSON.stringify(lockKey)} was lost: its PostgreSQL session ended (server restarted or connection dropped).`));
+      };
+      client.on('error', onGone);
+      client.on('end', onGone);
       return {
+        lost: lost.signal,
         async release() {
           if (released) return;
           released = true;

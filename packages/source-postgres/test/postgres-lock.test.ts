@@ -49,9 +49,13 @@ await describeWithService('pgAdvisoryLock (PostgreSQL on 127.0.0.1:5432)', probe
       if (n[0]!.n === 0) break;
       await new Promise((r) => setImmediate(r));
     }
+    // The holder learns it lost the lock (core aborts its run with this signal).
+    if (!h!.lost!.aborted) await new Promise((r) => h!.lost!.addEventListener('abort', r, { once: true }));
+    expect((h!.lost!.reason as ArcaError).code).toBe('LOCKED');
     const again = await lock.acquire('crash');
     expect(again).toBeDefined();
     await again!.release();
+    expect(again!.lost!.aborted).toBe(false); // a release is not a loss
     await h!.release(); // its session is gone: release must not throw
   });
 

@@ -73,7 +73,9 @@ export async function runBackup(ctx: ArcaContext, jobName: string, o: RunOptions
     throw e;
   }
   try {
-    return await runLocked(ctx, job, o);
+    // A lock lost mid-run (taken over as stale, session gone) aborts the run: another holder may be running it now.
+    const signal = lock?.lost && o.signal ? AbortSignal.any([o.signal, lock.lost]) : (lock?.lost ?? o.signal);
+    return await runLocked(ctx, job, signal ? { ...o, signal } : o);
   } finally {
     ctx.running.delete(job.name);
     await lock?.release().catch(() => {});
