@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { benchDir, fmt, freshDir, makeDataset, timeNode, timeShell } from './lib.mjs';
+import { benchDir, fmt, freshDir, makeDataset, report, timeNode, timeShell } from './lib.mjs';
 
 const MIB = Number(process.env.ARCA_BENCH_MIB ?? 1024);
 const work = await freshDir('codecs');
@@ -29,6 +29,7 @@ async function row(label, cliCmd, cliOut, mode, spec, inFile, arcaOut) {
   const run = timeNode(child, [mode, JSON.stringify(spec), inFile, arcaOut]);
   const arca = { seconds: run.result.seconds, maxRssMiB: run.maxRssMiB }; // time measured inside the child, without Node start-up
   const outs = arcaOut === '-' ? '' : `${fmt((await size(cliOut)) / 2 ** 20, 0)} / ${fmt((await size(arcaOut)) / 2 ** 20, 0)}`;
+  if (label.startsWith('age')) report({ metric: `encryption: ${label} (vs age CLI)`, arca: MIB / arca.seconds, raw: MIB / cli, unit: 'MiB/s', ratio: cli / arca.seconds, goal: '≥ 1.00×', rssMiB: arca.maxRssMiB });
   console.log(
     `${label.padEnd(25)} | ${fmt(MIB / cli, 0).padStart(9)} | ${fmt(MIB / arca.seconds, 0).padStart(10)} | ${fmt(cli / arca.seconds).padStart(5)} | ${fmt(arca.maxRssMiB, 1).padStart(17)} | ${outs}`,
   );

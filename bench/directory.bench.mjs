@@ -3,7 +3,7 @@
 // fsync) vs `tar -c | gzip > file`, same gzip level, same data, same run. Prints the
 // ratio (Arca time / tar time; 1.00 = as fast as tar) and Arca's peak RSS.
 import * as path from 'node:path';
-import { benchDir, fmt, freshDir, makeDataset, timeNode, timeShell } from './lib.mjs';
+import { benchDir, fmt, freshDir, makeDataset, report, timeNode, timeShell } from './lib.mjs';
 
 const MIB = Number(process.env.ARCA_BENCH_MIB ?? 512);
 const src = await freshDir('dir-src');
@@ -17,5 +17,6 @@ for (const level of [1, 6]) {
   const raw = timeShell(`tar -cf - -C ${src} . | gzip -${level} > ${out}/raw-${level}.tar.gz`);
   const arca = timeNode(child, [src, path.join(out, `arca-${level}`), String(level)]);
   if (arca.result.status !== 'completed') throw new Error(JSON.stringify(arca.result));
+  report({ metric: `directory ${MIB} MiB vs tar | gzip -${level}`, arca: arca.seconds, raw, unit: 's', goal: '≤ 1.05×', rssMiB: arca.maxRssMiB });
   console.log(`${String(level).padStart(5)} | ${fmt(raw).padStart(9)} | ${fmt(arca.seconds).padStart(6)} | ${fmt(arca.seconds / raw).padStart(5)} | ${fmt(MIB / arca.seconds, 0).padStart(10)} | ${fmt(arca.maxRssMiB, 1).padStart(17)}`);
 }

@@ -16,6 +16,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { ftp } from '@arca/dest-ftp';
+import { report } from './lib.mjs';
 
 const run = promisify(execFile);
 const MB = Number(process.env.ARCA_BENCH_MB ?? 512);
@@ -117,6 +118,7 @@ try {
     const arca = mode === 'tls' ? tlsArca : plain;
     const ratio = name.startsWith('arca') ? '' : `   arca/${name} = ${(arca / s).toFixed(2)}x`;
     console.log(`  ${`${name} (${mode})`.padEnd(20)} ${s.toFixed(2).padStart(7)} s  ${(MB / s).toFixed(1).padStart(7)} MiB/s${ratio}`);
+    if (!name.startsWith('arca')) report({ metric: `FTP upload ${MB} MiB (pure-ftpd, ${mode}) vs ${name}`, arca, raw: s, unit: 's', goal: '≤ 1.05×' });
   }
 } finally {
   server?.kill();

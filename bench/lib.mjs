@@ -1,6 +1,6 @@
 // Shared helpers for benchmarks: timing, child-process peak RSS, data generation.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { appendFileSync, createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
@@ -61,4 +61,25 @@ export async function makeDataset(dir, mib) {
 
 export function fmt(n, digits = 2) {
   return Number(n).toFixed(digits);
+}
+
+/**
+ * One row of the `npm run bench` report: appends a JSON line to the file named by
+ * ARCA_BENCH_REPORT (bench/run.mjs sets it; a no-op when a bench runs on its own).
+ * `ratio` defaults to arca / raw (time: lower is better; pass it for throughput, where
+ * higher is better). `goal` is printed next to the ratio: '≤ 1.05×', '≥ 1.00×' (compared
+ * with the ratio) or '≤ 150 MiB', '< 200 ms' (compared with Arca's figure).
+ */
+export function report({ metric, arca, raw, unit, ratio, goal, rssMiB }) {
+  const file = process.env.ARCA_BENCH_REPORT;
+  if (!file) return;
+  const r = ratio ?? (Number.isFinite(raw) && raw > 0 ? arca / raw : undefined);
+  appendFileSync(file, JSON.stringify({ metric, arca, raw: raw ?? null, unit, ratio: r ?? null, goal: goal ?? '', rssMiB: rssMiB ?? null, bench: path.basename(process.argv[1] ?? '') }) + '\n');
+}
+
+/** A size from env `name`, else `full` (or `quick` under ARCA_BENCH_QUICK=1). */
+export function benchSize(name, full, quick) {
+  const v = process.env[name];
+  if (v !== undefined && v !== '') return Number(v);
+  return process.env.ARCA_BENCH_QUICK === '1' ? quick : full;
 }

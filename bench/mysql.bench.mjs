@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import * as path from 'node:path';
-import { benchDir, fmt, freshDir, timeNode, timeShell } from './lib.mjs';
+import { benchDir, fmt, freshDir, report, timeNode, timeShell } from './lib.mjs';
 
 const MIB = Number(process.env.ARCA_BENCH_MIB ?? 512);
 const RESTORE = process.env.ARCA_BENCH_RESTORE === '1';
@@ -81,6 +81,7 @@ for (const v of variants) {
       fmt(arca.maxRssMiB, 1).padStart(17),
     ].join(' | '),
   );
+  report({ metric: `MySQL backup ${fmt(sqlMiB, 0)} MiB SQL vs mariadb-dump${v.name === 'none' ? '' : ` | ${v.name.replace(/(\d)$/, ' -$1')}`}`, arca: arca.seconds, raw, unit: 's', goal: '≤ 1.05×', rssMiB: arca.maxRssMiB });
   if (v.name === 'gzip1' && RESTORE) {
     const a = `${db}_r1`;
     const b = `${db}_r2`;

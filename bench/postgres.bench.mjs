@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
 import * as path from 'node:path';
-import { benchDir, fmt, freshDir, timeNode, timeShell } from './lib.mjs';
+import { benchDir, fmt, freshDir, report, timeNode, timeShell } from './lib.mjs';
 
 const SCALE = Number(process.env.ARCA_BENCH_PG_SCALE ?? 25);
 const EVENTS = Number(process.env.ARCA_BENCH_PG_EVENTS ?? 1_500_000);
@@ -71,6 +71,7 @@ for (const v of variants) {
   if (arca.result.status !== 'completed') throw new Error(JSON.stringify(arca.result));
   backups[v.name] = { dest, ...arca.result, z: v.z, codec: v.codec };
   const r = raw[v.vs];
+  if (v.name === 'Z6 + none' || v.name === 'Z0 + gzip1') report({ metric: `PG backup ${fmt(dbBytes / 2 ** 20, 0)} MiB db (${v.name}) vs pg_dump -Fc -Z${v.vs} -f`, arca: arca.seconds, raw: r.s, unit: 's', goal: '≤ 1.05×', rssMiB: arca.maxRssMiB });
   console.log(
     [
       v.name.padEnd(20).slice(0, 20),
@@ -101,6 +102,7 @@ for (const c of restoreCases) {
   const arca = timeNode(path.join(benchDir, 'postgres-child.mjs'), ['restore', db, b.dest, String(b.z), b.codec, b.backupId, arcaDb, String(c.jobs)]);
   const check = psql(arcaDb, 'SELECT count(*) FROM pgbench_accounts') === String(SCALE * 100000);
   if (!check) throw new Error(`restored ${arcaDb} has the wrong pgbench_accounts count`);
+  report({ metric: `PG restore (${c.from}, jobs=${c.jobs}) vs createdb + pg_restore ${c.jobs > 1 ? `-j${c.jobs}` : '-1'} of a pg_dump -Fc -f file`, arca: arca.seconds, raw: rawS, unit: 's', goal: '≤ 1.05×', rssMiB: arca.maxRssMiB });
   console.log(
     [`${c.from} jobs=${c.jobs}`.padEnd(21), fmt(rawS).padStart(16), fmt(arca.seconds).padStart(6), fmt(arca.seconds / rawS).padStart(5), fmt(arca.maxRssMiB, 0).padStart(17)].join(' | '),
   );

@@ -17,6 +17,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { sftp } from '@arca/dest-sftp';
+import { report } from './lib.mjs';
 
 const run = promisify(execFile);
 const MB = Number(process.env.ARCA_BENCH_MB ?? 512);
@@ -147,6 +148,7 @@ try {
   for (const [name, s] of results) {
     const ratio = name.startsWith('arca') ? '' : `   arca/${name} = ${(arca / s).toFixed(2)}x`;
     console.log(`  ${name.padEnd(12)} ${s.toFixed(2).padStart(7)} s  ${(MB / s).toFixed(1).padStart(7)} MiB/s${ratio}`);
+    if (!name.startsWith('arca')) report({ metric: `SFTP upload ${MB} MiB (OpenSSH sshd) vs ${name}`, arca, raw: s, unit: 's', goal: '≤ 1.05×', rssMiB: (peak - rss0) / 2 ** 20 });
   }
   console.log(`  arca peak RSS growth during the upload: ${((peak - rss0) / 2 ** 20).toFixed(1)} MiB`);
 } finally {

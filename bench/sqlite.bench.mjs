@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
-import { benchDir, fmt, freshDir, timeNode, timeShell } from './lib.mjs';
+import { benchDir, fmt, freshDir, report, timeNode, timeShell } from './lib.mjs';
 
 const MIB = Number(process.env.ARCA_BENCH_MIB ?? 256);
 if (spawnSync('sqlite3', ['-version']).status !== 0) {
@@ -40,6 +40,7 @@ for (let i = 0; i < 2; i++) {
   const arca = timeNode(path.join(benchDir, 'sqlite-child.mjs'), [db, path.join(out, 'arca'), path.join(out, 'tmp')]);
   if (arca.result.status !== 'completed') throw new Error(JSON.stringify(arca.result));
   const snap = arca.result.meta.snapshotMs / 1000;
+  if (i === 1) report({ metric: `SQLite ${fmt(size, 0)} MiB vs sqlite3 .backup + cp`, arca: arca.seconds, raw: raw2, unit: 's', goal: '≤ 1.05×', rssMiB: arca.maxRssMiB });
   console.log(
     [
       fmt(raw).padStart(9),
