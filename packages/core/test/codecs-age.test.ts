@@ -197,15 +197,19 @@ describe('age integrity: wrong key, truncation, tampering', () => {
     expect(e.message).toMatch(message);
   });
 
-  it('releases no plaintext from an unauthenticated chunk', async () => {
-    const { b, start } = await payload();
+  it('releases no plaintext from an unauthenticated chunk (plaintext leaves in authenticated 16-chunk batches)', async () => {
+    // 40 chunks: batches 0-15, 16-31, 32-39(final). Chunk 20 is modified.
+    const big = data(40 * K - 7, 9);
+    const enc = await encrypt(codec, big);
+    const s = headerEnd(enc) + 16;
     const got: Buffer[] = [];
-    await rejection(
+    const e = await rejection(
       (async () => {
-        for await (const c of codec.decode(chunks(flip(Buffer.from(b), start + K + 16 + 5)))) got.push(Buffer.from(c));
+        for await (const c of codec.decode(chunks(flip(Buffer.from(enc), s + 20 * (K + 16) + 5), 65_536))) got.push(Buffer.from(c));
       })(),
     );
-    expectSame(Buffer.concat(got), plain.subarray(0, K)); // chunk 0 only
+    expect(e.message).toMatch(/failed authentication at chunk 20/);
+    expectSame(Buffer.concat(got), big.subarray(0, 16 * K)); // the first batch only, nothing of chunks 16-19
   });
 });
 

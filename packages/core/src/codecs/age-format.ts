@@ -189,73 +189,89 @@ function parseHeader(text: string): Stanza[] {
 
 // ------------------------------------------------------------------ payload
 
-function chunkNonce(counter: number, last: boolean): Buffer {
-  const n = Buffer.alloc(12);
-  n.writeUIntBE(counter, 5, 6); // 11-byte big-endian counter; 2^48 chunks is 16 EiB
-  n[11] = last ? 1 : 0;
-  return n;
+/**
+ * Chunks sealed or opened per batch. The cipher alone (OpenSSL) runs at ~1.5 GiB/s; when
+ * every 64 KiB chunk was its own yield, Buffer and consumer write, it was ~10 % of the CPU
+ * time. Gathering 16 chunks (1 MiB), sealing them synchronously into one Buffer and
+ * yielding that removes most of the per-chunk overhead (numbers in bench/codecs.bench.mjs).
+ * Memory stays flat: one 1 MiB staging buffer plus the batch in flight.
+ */
+export const BATCH = 16;
+
+function setNonce(nonce: Buffer, counter: number, last: boolean): Buffer {
+  nonce.writeUIntBE(counter, 5, 6); // 11-byte big-endian counter (bytes 0-4 stay 0); 2^48 chunks is 16 EiB
+  nonce[11] = last ? 1 : 0;
+  return nonce;
 }
 
-/**
- * Seal one chunk and return [ciphertext, tag] as two buffers: concatenating them costs a
- * 64 KiB allocation + copy per chunk, which measured ~2x slower than yielding both.
- */
-function seal(key: Buffer, counter: number, plain: Uint8Array, last: boolean): [Buffer, Buffer] {
-  const c = createCipheriv('chacha20-poly1305', key, chunkNonce(counter, last), { authTagLength: TAG });
+/** Seal `plain` (≤ CHUNK bytes) into `out` at `at`; returns the offset after its tag. */
+function sealInto(key: Buffer, nonce: Buffer, counter: number, plain: Uint8Array, last: boolean, out: Buffer, at: number): number {
+  // createCipheriv copies the nonce, so one nonce buffer is reused for every chunk.
+  const c = createCipheriv('chacha20-poly1305', key, setNonce(nonce, counter, last), { authTagLength: TAG });
   const ct = c.update(plain);
   c.final();
-  return [ct, c.getAuthTag()];
+  out.set(ct, at);
+  out.set(c.getAuthTag(), at + ct.length);
+  return at + ct.length + TAG;
 }
 
-function open(key: Buffer, counter: number, sealed: Uint8Array, last: boolean): Buffer | undefined {
+/** Open one sealed chunk into `out` at `at`; returns the offset after its plaintext, or -1 when it does not authenticate. */
+function openInto(key: Buffer, nonce: Buffer, counter: number, sealed: Uint8Array, last: boolean, out: Buffer, at: number): number {
+  if (sealed.length < TAG) return -1;
   try {
-    const d = createDecipheriv('chacha20-poly1305', key, chunkNonce(counter, last), { authTagLength: TAG });
+    const d = createDecipheriv('chacha20-poly1305', key, setNonce(nonce, counter, last), { authTagLength: TAG });
     d.setAuthTag(sealed.subarray(sealed.length - TAG));
-    const out = d.update(sealed.subarray(0, sealed.length - TAG));
+    const pt = d.update(sealed.subarray(0, sealed.length - TAG));
     d.final();
-    return out;
+    out.set(pt, at);
+    return at + pt.length;
   } catch {
-    return undefined;
+    return -1;
   }
 }
 
 /**
- * Encrypt a stream to the given recipients. Memory: one 64 KiB chunk plus the caller's
- * chunk in flight. Pull-based, so backpressure comes from the consumer.
+ * Encrypt a stream to the given recipients. Input is gathered into BATCH chunks (1 MiB),
+ * sealed synchronously and yielded as one Buffer. Memory: the staging buffer plus one
+ * output batch. Pull-based, so backpressure comes from the consumer.
  */
 export async function* encryptAge(input: AsyncIterable<Bytes>, wrappers: Wrapper[], signal?: AbortSignal): AsyncGenerator<Bytes> {
   if (!wrappers.length) throw new ArcaError(ErrorCodes.CONFIG_INVALID, 'age encryption needs at least one recipient or a passphrase.');
   const fileKey = randomBytes(16);
   const stanzas = await Promise.all(wrappers.map((w) => w(fileKey)));
   const header = headerBytes(stanzas);
-  const nonce = randomBytes(16);
-  const key = hkdf(fileKey, nonce, 'payload');
-  yield Buffer.concat([header, Buffer.from(` ${b64(headerMac(fileKey, header))}\n`), nonce]);
-  const buf = Buffer.allocUnsafe(CHUNK);
+  const payloadNonce = randomBytes(16);
+  const key = hkdf(fileKey, payloadNonce, 'payload');
+  yield Buffer.concat([header, Buffer.from(` ${b64(headerMac(fileKey, header))}\n`), payloadNonce]);
+  const nonce = Buffer.alloc(12);
+  const staging = Buffer.allocUnsafe(BATCH * CHUNK);
   let fill = 0;
   let counter = 0;
+  /** Seal staging[0, fill); only the stream's last chunk is marked final (an empty stream is one empty final chunk). */
+  const sealBatch = (final: boolean): Buffer => {
+    const n = Math.max(1, Math.ceil(fill / CHUNK));
+    const out = Buffer.allocUnsafe(fill + n * TAG); // fresh: the consumer may keep it
+    let at = 0;
+    for (let i = 0; i < n; i++) {
+      at = sealInto(key, nonce, counter++, staging.subarray(i * CHUNK, Math.min(fill, (i + 1) * CHUNK)), final && i === n - 1, out, at);
+    }
+    fill = 0;
+    return out;
+  };
   for await (const chunk of input) {
     if (signal?.aborted) throw abortError(signal, 'Encrypting');
     let off = 0;
     while (off < chunk.length) {
-      if (fill === CHUNK) {
-        // More data follows, so the buffered chunk is not the last one.
-        // seal() returns fresh buffers, so `buf` can be reused.
-        const [ct, tag] = seal(key, counter++, buf, false);
-        yield ct;
-        yield tag;
-        fill = 0;
-      }
-      const n = Math.min(CHUNK - fill, chunk.length - off);
-      buf.set(chunk.subarray(off, off + n), fill);
+      // More data follows, so a full staging buffer holds no final chunk.
+      if (fill === staging.length) yield sealBatch(false);
+      const n = Math.min(staging.length - fill, chunk.length - off);
+      staging.set(chunk.subarray(off, off + n), fill);
       fill += n;
       off += n;
     }
   }
   if (signal?.aborted) throw abortError(signal, 'Encrypting');
-  const [ct, tag] = seal(key, counter, buf.subarray(0, fill), true);
-  if (ct.length) yield ct;
-  yield tag;
+  yield sealBatch(true);
 }
 
 /**
@@ -324,10 +340,36 @@ async function* decryptFrom(it: AsyncIterator<Bytes>, unwrappers: Unwrapper[], s
   }
   const key = hkdf(fileKey, rest.subarray(0, 16), 'payload');
   const FULL = CHUNK + TAG;
-  // `pend` holds up to one full sealed chunk; a chunk is known to be non-final once a byte after it arrived.
-  const pend = Buffer.allocUnsafe(FULL);
+  const nonce = Buffer.alloc(12);
+  // `staging` holds up to BATCH sealed chunks; a chunk is known to be non-final once a byte after it arrived.
+  const staging = Buffer.allocUnsafe(BATCH * FULL);
   let fill = 0;
   let counter = 0;
+  /** Open staging[0, fill) in order; the whole batch authenticates before any of its plaintext is released. */
+  const openBatch = (final: boolean): Buffer => {
+    const n = Math.max(1, Math.ceil(fill / FULL));
+    const lastLen = fill - (n - 1) * FULL;
+    const out = Buffer.allocUnsafe(Math.max(0, fill - n * TAG)); // fresh: the consumer may keep it
+    let at = 0;
+    for (let i = 0; i < n; i++) {
+      const last = final && i === n - 1;
+      // The final chunk may be empty only when it is the only one.
+      if (last && (lastLen < TAG || (lastLen === TAG && counter > 0))) throw corrupt('is truncated (no final chunk)');
+      const sealed = staging.subarray(i * FULL, i * FULL + (i === n - 1 ? lastLen : FULL));
+      const next = openInto(key, nonce, counter, sealed, last, out, at);
+      if (next < 0) {
+        const scratch = Buffer.allocUnsafe(CHUNK);
+        if (openInto(key, nonce, counter, sealed, !last, scratch, 0) >= 0) {
+          throw corrupt(last ? 'is truncated (its last chunk is not marked final)' : 'has data after its final chunk');
+        }
+        throw corrupt(`failed authentication at chunk ${counter} (offset ${counter * CHUNK} of the plaintext)`);
+      }
+      at = next;
+      counter++;
+    }
+    fill = 0;
+    return out;
+  };
   let input0: Uint8Array | undefined = rest.subarray(16);
   for (;;) {
     let chunk: Uint8Array;
@@ -342,29 +384,13 @@ async function* decryptFrom(it: AsyncIterator<Bytes>, unwrappers: Unwrapper[], s
     }
     let off = 0;
     while (off < chunk.length) {
-      if (fill === FULL) {
-        const plain = open(key, counter, pend, false);
-        if (!plain) {
-          throw open(key, counter, pend, true)
-            ? corrupt('has data after its final chunk')
-            : corrupt(`failed authentication at chunk ${counter} (offset ${counter * CHUNK} of the plaintext)`);
-        }
-        counter++;
-        yield plain; // fresh memory from the decipher: `pend` can be reused
-        fill = 0;
-      }
-      const n = Math.min(FULL - fill, chunk.length - off);
-      pend.set(chunk.subarray(off, off + n), fill);
+      if (fill === staging.length) yield openBatch(false);
+      const n = Math.min(staging.length - fill, chunk.length - off);
+      staging.set(chunk.subarray(off, off + n), fill);
       fill += n;
       off += n;
     }
   }
-  if (fill < TAG || (fill === TAG && counter > 0)) throw corrupt('is truncated (no final chunk)');
-  const last = open(key, counter, pend.subarray(0, fill), true);
-  if (!last) {
-    throw open(key, counter, pend.subarray(0, fill), false)
-      ? corrupt('is truncated (its last chunk is not marked final)')
-      : corrupt(`failed authentication at chunk ${counter} (offset ${counter * CHUNK} of the plaintext)`);
-  }
+  const last = openBatch(true);
   if (last.length) yield last;
 }
