@@ -171,7 +171,8 @@ await describeWithService('examples/partesa-mysql: MariaDB + sshd + SMTP + Slack
 
   it('roles: developer reads only, sysadmin runs/verifies/prunes, DBA does everything including restore; anonymous gets 401', async () => {
     expect((await as(undefined, '/api/jobs')).status).toBe(401);
-    const [b] = (await (await as('developer', `/api/jobs/${JOB}/backups`)).json()).backups as Array<{ id: string; artifacts: Array<{ file: string }> }>;
+    const { backups } = (await (await as('developer', `/api/jobs/${JOB}/backups`)).json()) as { backups: Array<{ id: string; artifacts: Array<{ file: string }> }> };
+    const b = backups[0];
     const base = `/api/jobs/${JOB}/backups/${b!.id}`;
     const routes: Record<string, () => Promise<Response>> = {
       read: () => as(current, `/api/jobs/${JOB}/backups`),

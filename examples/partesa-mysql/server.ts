@@ -86,7 +86,14 @@ export function settingsFromEnv(env = process.env): { settings: PartesaSettings;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { settings, users } = settingsFromEnv();
+  let env: ReturnType<typeof settingsFromEnv>;
+  try {
+    env = settingsFromEnv();
+  } catch (e) {
+    console.error((e as Error).message);
+    process.exit(2);
+  }
+  const { settings, users } = env;
   const running = await startPartesa(settings, users, { port: Number(process.env.PORT ?? 8080) });
   console.log(`Partesa backups: ${running.url}/admin/backups/ (next backup ${running.backups.arca.nextRuns(JOB, 1)[0]?.toISOString()})`);
   const stop = () => void running.close().then(() => process.exit(0));
