@@ -132,7 +132,7 @@ export async function main(argv: string[]): Promise<ExitCode> {
     .argument('<job>')
     .argument('<id>', 'backup id, or "latest"')
     .description('check every copy of a backup; exit 5 when a copy is missing or corrupt')
-    .option('--level <level>', 'exists (size only) or checksum (re-read and sha256, default)')
+    .option('--level <level>', 'exists (size only), checksum (re-read and sha256, default) or restore (checksum + restore drill into a scratch database)')
     .option('--destination <name...>', 'only these destinations')
     .addHelpText('after', examples(['arca verify nightly latest', 'arca verify nightly latest --level exists']))
     .action(action('verify', (ctx, job: string, id: string, o: { level?: string; destination?: string[] }) => verifyCommand(ctx, job, id, o)));

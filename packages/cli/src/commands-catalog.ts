@@ -47,9 +47,9 @@ export async function showCommand(ctx: CommandContext, job: string, idArg: strin
 
 export async function verifyCommand(ctx: CommandContext, job: string, idArg: string, o: { level?: string; destination?: string[] }): Promise<Outcome> {
   const { arca } = await ctx.load();
-  if (o.level !== undefined && o.level !== 'exists' && o.level !== 'checksum') throw new UsageError(`--level must be "exists" or "checksum" (got ${JSON.stringify(o.level)}).`);
+  if (o.level !== undefined && o.level !== 'exists' && o.level !== 'checksum' && o.level !== 'restore') throw new UsageError(`--level must be "exists", "checksum" or "restore" (got ${JSON.stringify(o.level)}).`);
   const id = await pickBackupId(arca, job, idArg, ctx.signal);
-  const report: VerifyReport = await arca.verify(job, id, { level: o.level as 'exists' | 'checksum' | undefined, destinations: o.destination, actor: ctx.actor, signal: ctx.signal });
+  const report: VerifyReport = await arca.verify(job, id, { level: o.level as VerifyReport['level'] | undefined, destinations: o.destination, actor: ctx.actor, signal: ctx.signal });
   return {
     exitCode: report.ok ? ExitCodes.OK : ExitCodes.PROBLEMS,
     result: report,
@@ -58,6 +58,11 @@ export async function verifyCommand(ctx: CommandContext, job: string, idArg: str
       for (const d of report.destinations) {
         out.print(`  ${d.ok ? out.out.green('✓') : out.out.red('✗')} ${d.name}${d.holds ? '' : ' (does not hold it)'} ${duration(d.durationMs)}`);
         for (const a of d.artifacts.filter((x) => !x.ok)) out.print(`      ${a.file}: ${a.error?.code ?? 'mismatch'} ${a.error?.message ?? ''}`);
+      }
+      if (report.drills && !report.drills.length) out.print('  no source of this job supports restore drills: only checksums were verified');
+      for (const d of report.drills ?? []) {
+        out.print(`  ${d.ok ? out.out.green('✓') : out.out.red('✗')} drill ${d.source} from ${d.from ?? '-'} ${duration(d.durationMs)} (restore + checks: the measured RTO)`);
+        for (const p of d.problems) out.print(`      ${p}`);
       }
     },
   };

@@ -73,6 +73,29 @@ export interface Source {
    * `TARGET_NOT_EMPTY`, `CHECKSUM_MISMATCH` (passed through from the input) or `ABORTED`.
    */
   restore?(input: AsyncIterable<Bytes>, o?: RestoreOptions): Promise<void>;
+  /**
+   * Capability: a restore drill, run by `verify({ level: 'restore' })`. Load the artifact
+   * (already decoded and checksum-verified while it streams) into a scratch place (a new,
+   * uniquely named database), check it against `expected` (the artifact's `meta` recorded
+   * at dump time: tables, row counts...), then remove the scratch place. MUST NOT touch this
+   * source's own data, MUST remove the scratch place also on failure or abort, and MUST
+   * consume `input` to its end. A failed restore or check resolves `ok: false` with
+   * `problems`; reject only when the drill could not run at all (`ABORTED`, an error from
+   * `input`, no access to the server).
+   */
+  drill?(input: AsyncIterable<Bytes>, o: DrillRunOptions): Promise<DrillOutcome>;
+}
+
+export interface DrillRunOptions extends SignalOptions {
+  /** The artifact's `meta` from the manifest (what `dump.meta()` recorded at backup time). */
+  expected?: Record<string, unknown>;
+}
+
+/** What a drill found. Adapters add their own details (tables, rows, timings). */
+export interface DrillOutcome {
+  ok: boolean;
+  /** Why `ok` is false, one sentence each, for a person (empty when ok). */
+  problems: string[];
 }
 
 // ---------------------------------------------------------------- destinations

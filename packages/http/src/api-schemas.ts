@@ -24,7 +24,7 @@ export const RunParams = z.object({ runId: RunId });
 export const RunBody = z.object({ tags: z.array(name('tag')).max(16).optional() }).strict();
 export const VerifyBody = z
   .object({
-    level: z.enum(['exists', 'checksum']).default('checksum').describe('exists: stat and size; checksum: re-read and sha256 every byte'),
+    level: z.enum(['exists', 'checksum', 'restore']).default('checksum').describe('exists: stat and size; checksum: re-read and sha256 every byte; restore: checksum, then a restore drill of each artifact whose source supports it'),
     destinations: z.array(name('destination')).max(64).optional(),
   })
   .strict();

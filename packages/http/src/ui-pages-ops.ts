@@ -79,7 +79,9 @@ export function configPage(pc: PageContext, job: string): Page {
 export function verifyResult(pc: PageContext, r: VerifyReport): Page {
   return resultPage(pc, r.job, r.backupId, r.ok ? 'ok' : 'bad', r.ok ? `Backup verified (${r.level}): every copy matches its manifest.` : `Verification failed (${r.level}).`, html`<table><thead><tr><th>Destination</th><th>Status</th><th>Files</th><th class="num">Time</th></tr></thead><tbody>${r.destinations.map(
     (d) => html`<tr><td>${d.name}</td><td>${!d.holds ? badge('bad', 'missing') : d.ok ? badge('ok', 'ok') : badge('warn', 'corrupt')}</td><td>${d.artifacts.map((a) => html`<div>${a.ok ? badge('ok', a.file) : badge('bad', a.file)} ${a.error ? html`<span class="muted">${a.error.message}</span>` : ''}</div>`)}</td><td class="num">${duration(d.durationMs)}</td></tr>`,
-  )}</tbody></table>`);
+  )}</tbody></table>${r.drills?.length ? html`<h2>Restore drills</h2><table><thead><tr><th>Source</th><th>From</th><th>Status</th><th>Problems</th><th class="num">Time (RTO)</th></tr></thead><tbody>${r.drills.map(
+    (d) => html`<tr><td>${d.source}</td><td>${d.from ?? ''}</td><td>${d.ok ? badge('ok', 'restored and checked') : badge('bad', 'failed')}</td><td>${d.problems.map((x) => html`<div class="muted">${x}</div>`)}</td><td class="num">${duration(d.durationMs)}</td></tr>`,
+  )}</tbody></table>` : ''}`);
 }
 
 export function retryResult(pc: PageContext, r: RetryReport): Page {

@@ -64,7 +64,8 @@ export const UI_ROUTES: UiRoute[] = [
     id: 'form:verify', method: 'POST', path: '/jobs/{job}/backups/{id}/verify', action: 'verify', params: S.BackupParams,
     async handle(c) {
       const { job, id } = p<{ job: string; id: string }>(c);
-      const level = c.form.get('level') === 'exists' ? 'exists' : 'checksum';
+      const asked = c.form.get('level');
+      const level = asked === 'exists' || asked === 'restore' ? asked : 'checksum';
       return verifyResult(c.page, await c.arca.verify(job, id, { level, ...(c.actor ? { actor: c.actor } : {}), signal: c.request.signal }));
     },
   },

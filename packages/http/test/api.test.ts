@@ -213,7 +213,7 @@ describe('JSON API', () => {
     expect(run['x-arca-action']).toBe('run');
     expect(run.parameters[0]).toMatchObject({ name: 'job', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' } });
     const verify = doc.paths['/admin/backups/api/jobs/{job}/backups/{id}/verify'].post;
-    expect(verify.requestBody.content['application/json'].schema.properties.level.enum).toEqual(['exists', 'checksum']);
+    expect(verify.requestBody.content['application/json'].schema.properties.level.enum).toEqual(['exists', 'checksum', 'restore']);
     const hist = doc.paths['/admin/backups/api/history'].get.parameters.map((p: { name: string }) => p.name);
     expect(hist).toEqual(['job', 'type', 'status', 'since', 'until', 'offset', 'limit']);
     expect(Object.keys(doc.paths)).toHaveLength(16);

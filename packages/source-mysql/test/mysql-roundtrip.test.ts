@@ -98,6 +98,13 @@ await describeWithService('MariaDB round trip of a logistics schema (1 M rows)',
     expect(drill.durationMs).toBeGreaterThanOrEqual(drill.restoreMs);
     expect(drill.checks.map((x) => x.name)).toEqual(['tables', 'row counts', 'views', 'routines', 'triggers', 'events', 'every order has a customer', 'tracking is complete']);
     expect(await databasesLike(c, db + '_arca')).toEqual([]);
+
+    // The same drill through core's verify level 'restore' (Source.drill capability).
+    const v = await arca.verify('nightly', run.backupId, { level: 'restore' });
+    expect(v.ok).toBe(true);
+    expect(v.drills).toMatchObject([{ source: 'db', from: 'local', ok: true, problems: [] }]);
+    expect(v.drills![0]!.report).toMatchObject({ tables: drill.tables, rows: meta.rows });
+    expect(await databasesLike(c, db + '_arca')).toEqual([]);
     console.log(`drill of ${meta.rows} rows: ${drill.durationMs} ms (restore ${drill.restoreMs} ms, checks ${drill.checksMs} ms)`);
   });
 });

@@ -100,6 +100,18 @@ export const PostgresOptions = z
     rowCounts: z.boolean().optional(),
     /** Behaviour when this source is a restore target. */
     restore: PostgresRestoreOptions.optional(),
+    /** Restore drills run by `arca.verify(job, id, { level: 'restore' })` (scratch database on the same server). */
+    drill: z
+      .object({
+        /** Your assertions, run in the restored scratch database: each query MUST return one row whose first column is `true`. */
+        checks: z.array(z.object({ name: z.string().min(1), sql: z.string().min(1) })).optional(),
+        /** Scratch database name prefix (default `arca_drill`). */
+        databasePrefix: z.string().min(1).max(40).optional(),
+        /** Folder for the spooled artifact (default: the OS temp folder). */
+        spoolDir: z.string().min(1).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict()
   .refine((o) => o.connection !== undefined || o.database !== undefined, { message: 'give `connection` (a postgres:// URI) or at least `database`' })

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { ArcaError, ErrorCodes, abortError, parseOptions, redact, throwIfAborted, type CheckReport, type Dump, type Source } from '@arca/core';
 import { connect, connectionError, describeConnection, resolveConnection } from './postgres-connection.js';
 import { FILENAMES, PostgresOptions, forbiddenExtraArg, pgDumpArgs, type ParsedPostgresOptions } from './postgres-options.js';
+import { restoreDrill } from './postgres-drill.js';
 import { restoreDatabase } from './postgres-restore.js';
 import { collectStats, dumpsDataOf, type DataStats } from './postgres-stats.js';
 import { dumpVersionProblem, serverMajor, spawnTool, toolFailure, toolVersion } from './postgres-tools.js';
@@ -208,5 +209,26 @@ export function postgres(options: PostgresOptions): Source {
         input,
         o,
       ),
+
+    drill(input, o) {
+      const meta = (o.expected ?? {}) as { tables?: Record<string, number>; sequences?: Record<string, number | null>; format?: 'custom' | 'plain' | 'tar' };
+      const { connection, host, port, user, password, sslmode, connectTimeoutMs } = opts;
+      return restoreDrill(
+        {
+          ...definedOnly({ connection, host, port, user, password, sslmode, connectTimeoutMs, pgRestorePath: opts.pgRestorePath, psqlPath: opts.psqlPath, noOwner: opts.noOwner }),
+          ...(opts.maintenanceDatabase ? { maintenanceDatabase: opts.maintenanceDatabase } : {}),
+          format: meta.format ?? format,
+          ...opts.drill,
+        },
+        input,
+        { ...(meta.tables ? { tables: meta.tables } : {}), ...(meta.sequences ? { sequences: meta.sequences } : {}) },
+        o.signal ? { signal: o.signal } : {},
+      );
+    },
   };
+}
+
+/** The entries whose value is not undefined (the drill's options are strict about absent keys). */
+function definedOnly<T extends Record<string, unknown>>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

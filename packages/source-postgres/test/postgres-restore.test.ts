@@ -179,6 +179,32 @@ await describeWithService('postgres restore, drills (PostgreSQL on 127.0.0.1:543
     expect(await databasesLike('arca_t_drill')).toEqual([]);
   }, HEAVY);
 
+  it("arca.verify({ level: 'restore' }) drills every postgres artifact from a copy that passed its checksum, with the source's own checks", async () => {
+    const src = await createDb('vdrill');
+    await sql(src, 'CREATE TABLE public.t AS SELECT i FROM generate_series(1, 50) i;');
+    const job = (checks: Array<{ name: string; sql: string }>) => ({
+      sources: { db: postgres({ ...PG, database: src, drill: { databasePrefix: 'arca_t_scratchv', checks } }) },
+      destinations: ['local'],
+    });
+    const arca = createArca({
+      destinations: { local: localDir({ path: path.join(dir, 'vdrill'), fsync: false }) },
+      jobs: { good: job([{ name: 'fifty rows', sql: 'SELECT count(*) = 50 FROM t' }]), bad: job([{ name: 'impossible', sql: 'SELECT false' }]) },
+    });
+    const good = await arca.run('good');
+    const v = await arca.verify('good', good.backupId, { level: 'restore' });
+    expect(v.ok).toBe(true);
+    expect(v.drills).toHaveLength(1);
+    expect(v.drills![0]).toMatchObject({ source: 'db', from: 'local', ok: true, problems: [] });
+    expect(v.drills![0]!.report).toMatchObject({ tables: 1, rows: 50, checks: [{ name: 'fifty rows', ok: true }] });
+    expect(v.drills![0]!.durationMs).toBeGreaterThan(0);
+    const bad = await arca.run('bad');
+    const vb = await arca.verify('bad', bad.backupId, { level: 'restore' });
+    expect(vb.destinations[0]!.ok).toBe(true); // the copy is fine ...
+    expect(vb.ok).toBe(false); // ... but the drill's check failed
+    expect(vb.drills![0]!.problems.join(' ')).toMatch(/impossible/);
+    expect(await databasesLike('arca_t_scratchv')).toEqual([]);
+  }, HEAVY);
+
   it('a drill reports wrong counts and failing checks (ok: false), and throws on a corrupt input, dropping the scratch database every time', async () => {
     const tables = { ...(smallMeta.tables as Record<string, number>), 'public.bulk': 999 };
     const r = await restoreDrill({ ...PG, databasePrefix: 'arca_t_drill2', checks: [{ name: 'impossible', sql: 'SELECT false' }, { name: 'typo', sql: 'SELECT * FROM nope' }] }, bytes(small), { tables });

@@ -6,7 +6,7 @@ export interface JobInfo {
   name: string;
   schedule?: string;
   timezone?: string;
-  sources: Array<{ name: string; kind: string; describe: Record<string, unknown>; canRestore: boolean }>;
+  sources: Array<{ name: string; kind: string; describe: Record<string, unknown>; canRestore: boolean; canDrill: boolean }>;
   /** In priority order. `retention` is the policy in force there (`describe()`), `null` when none. */
   destinations: Array<{ name: string; kind: string; priority: number; describe: Record<string, unknown>; retention: string | null; canCheck: boolean }>;
   /** The job's retention policy (`describe()`), `null` when it has none. */
@@ -32,7 +32,7 @@ export function describeJob(ctx: ArcaContext, jobName: string): JobInfo {
     name: job.name,
     ...(job.config.schedule !== undefined ? { schedule: job.config.schedule } : {}),
     ...(job.config.timezone !== undefined ? { timezone: job.config.timezone } : {}),
-    sources: job.sources.map((s) => ({ name: s.name, kind: s.source.kind, describe: describeSafe(s.source), canRestore: typeof s.source.restore === 'function' })),
+    sources: job.sources.map((s) => ({ name: s.name, kind: s.source.kind, describe: describeSafe(s.source), canRestore: typeof s.source.restore === 'function', canDrill: typeof s.source.drill === 'function' })),
     destinations: job.destinations.map((d) => ({
       name: d.name,
       kind: d.destination.kind,
