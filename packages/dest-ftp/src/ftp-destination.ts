@@ -290,7 +290,8 @@ export function ftp(options: FtpOptions): FtpDestination {
       }
     },
 
-    list(prefix, o = {}): AsyncIterable<ObjectInfo> {
+    // `includeTemp` (passed by prune and delete, not in the public contract yet): also list temp files of interrupted puts (a killed process leaves them), so they can be removed.
+    list(prefix, o: { signal?: AbortSignal; includeTemp?: boolean } = {}): AsyncIterable<ObjectInfo> {
       assertValidPrefix(prefix);
       const slash = prefix.lastIndexOf('/');
       const base = slash >= 0 ? prefix.slice(0, slash) : '';
@@ -319,7 +320,7 @@ export function ftp(options: FtpOptions): FtpDestination {
             if (ent.isDirectory) {
               if (excluded.has(ent.name)) continue;
               if (key.startsWith(prefix) || prefix.startsWith(key + '/')) stack.push(key);
-            } else if (ent.isFile && !ent.name.includes(TMP_MARK) && !isServerTemp(ent.name) && key.startsWith(prefix)) {
+            } else if (ent.isFile && (o.includeTemp || (!ent.name.includes(TMP_MARK) && !isServerTemp(ent.name))) && key.startsWith(prefix)) {
               yield { key, size: ent.size, ...(ent.modifiedAt && { modifiedAt: ent.modifiedAt }) };
             }
           }

@@ -334,7 +334,8 @@ export function sftp(options: SftpOptions): SftpDestination {
       }
     },
 
-    list(prefix, o = {}): AsyncIterable<ObjectInfo> {
+    // `includeTemp` (passed by prune and delete, not in the public contract yet): also list temp files of interrupted puts (a killed process leaves them), so they can be removed.
+    list(prefix, o: { signal?: AbortSignal; includeTemp?: boolean } = {}): AsyncIterable<ObjectInfo> {
       assertValidPrefix(prefix);
       const slash = prefix.lastIndexOf('/');
       const base = slash >= 0 ? prefix.slice(0, slash) : '';
@@ -357,7 +358,7 @@ export function sftp(options: SftpOptions): SftpDestination {
             if (ent.attrs.isDirectory()) {
               if (excluded.has(ent.filename)) continue;
               if (key.startsWith(prefix) || prefix.startsWith(key + '/')) stack.push(key);
-            } else if (ent.attrs.isFile() && !ent.filename.includes(TMP_MARK) && key.startsWith(prefix)) {
+            } else if (ent.attrs.isFile() && (o.includeTemp || !ent.filename.includes(TMP_MARK)) && key.startsWith(prefix)) {
               yield { key, size: ent.attrs.size, modifiedAt: new Date(ent.attrs.mtime * 1000) };
             }
           }

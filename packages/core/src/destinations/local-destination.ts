@@ -130,7 +130,8 @@ export function localDir(options: LocalDirOptions): Destination {
       }
     },
 
-    list(prefix, o = {}): AsyncIterable<ObjectInfo> {
+    // `includeTemp` (passed by prune and delete, not in the public contract yet): also list temp files of interrupted puts (a killed process leaves them), so they can be removed.
+    list(prefix, o: { signal?: AbortSignal; includeTemp?: boolean } = {}): AsyncIterable<ObjectInfo> {
       assertValidPrefix(prefix);
       // Walk only the folder the prefix points into, then filter by the full prefix.
       const slash = prefix.lastIndexOf('/');
@@ -152,7 +153,7 @@ export function localDir(options: LocalDirOptions): Destination {
             const key = rel ? `${rel}/${ent.name}` : ent.name;
             if (ent.isDirectory()) {
               if (key.startsWith(prefix) || prefix.startsWith(key + '/')) stack.push(key);
-            } else if (ent.isFile() && !ent.name.includes(TMP_MARK) && key.startsWith(prefix)) {
+            } else if (ent.isFile() && (o.includeTemp || !ent.name.includes(TMP_MARK)) && key.startsWith(prefix)) {
               try {
                 const st = await fs.stat(path.join(root, ...key.split('/')));
                 yield { key, size: st.size, modifiedAt: st.mtime };

@@ -2,7 +2,7 @@ import type { SignalOptions } from '../contracts.js';
 import { ArcaError, ErrorCodes, serializeError, type SerializedError } from '../errors.js';
 import { assertValidBackupId, backupPrefix, MANIFEST_FILE } from '../keys.js';
 import { findHolders } from '../catalog/catalog.js';
-import { type ArcaContext, getJob, record } from '../pipeline/context.js';
+import { type ArcaContext, getJob, record, selectDestinations } from '../pipeline/context.js';
 import { copyBackup } from '../pipeline/copy-backup.js';
 
 export interface DeleteOptions extends SignalOptions {
@@ -26,10 +26,11 @@ export async function deleteBackup(ctx: ArcaContext, jobName: string, backupId: 
   const prefix = backupPrefix(job.name, backupId);
   const deletedFrom: string[] = [];
   const errors: Array<{ name: string; error: SerializedError }> = [];
-  for (const d of job.destinations.filter((x) => !o.destinations || o.destinations.includes(x.name))) {
+  for (const d of selectDestinations(job, o.destinations)) {
     try {
       const keys: string[] = [];
-      for await (const obj of d.destination.list(prefix, o)) keys.push(obj.key);
+      // includeTemp: temp files of an interrupted put (a killed process) go with the backup.
+      for await (const obj of d.destination.list(prefix, { ...o, includeTemp: true } as SignalOptions)) keys.push(obj.key);
       if (!keys.length) continue;
       const manifest = prefix + MANIFEST_FILE;
       if (keys.includes(manifest)) await d.destination.delete([manifest], o);
