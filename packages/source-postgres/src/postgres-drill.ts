@@ -165,7 +165,7 @@ export async function restoreDrill(options: DrillOptions, input: AsyncIterable<B
   let spool: Spool | undefined;
   let created = false;
   try {
-    spool = await spoolInput(input, opts.spoolDir, signal);
+    spool = await spoolInput(input, opts.spoolDir, signal, ctx.format);
     report.bytes = spool.bytes;
     await validateSpool(ctx, spool, signal);
     await createDatabase(admin, database);

@@ -9,6 +9,8 @@ import type pg from 'pg';
 import { ArcaError, ErrorCodes, abortError, throwIfAborted, type Bytes, type RestoreOptions } from '@arca/core';
 import { connect, dbnameArg, ident, withClient, withDatabase, where, type PgConnection } from './postgres-connection.js';
 import type { PostgresRestoreOptions } from './postgres-options.js';
+import { customArchiveScanner } from './postgres-archive-offsets.js';
+import { streamRestoreTool } from './postgres-restore-stream.js';
 import { userObjectCount } from './postgres-stats.js';
 import { spawnTool, toolFailure } from './postgres-tools.js';
 
@@ -28,28 +30,38 @@ export interface RestoreContext {
 export interface Spool {
   file: string;
   bytes: number;
+  /**
+   * Custom format only: the spool was parsed through to a clean end (header, TOC, every data
+   * block) while it was written, and the data offsets were patched into its TOC (see
+   * postgres-archive-offsets.ts), so `pg_restore --jobs` seeks instead of scanning.
+   */
+  scanned?: { complete: boolean; patched: number };
   remove(): Promise<void>;
 }
 
 /**
  * Write the (already decoded and checksum-verified-on-end) input to a private temp file.
  * Errors thrown by the input (CHECKSUM_MISMATCH, CORRUPT_ARTIFACT) pass through unchanged.
+ * With `format: 'custom'` the archive is scanned on the way and its data offsets patched in.
  */
-export async function spoolInput(input: AsyncIterable<Bytes>, dir: string | undefined, signal?: AbortSignal): Promise<Spool> {
+export async function spoolInput(input: AsyncIterable<Bytes>, dir: string | undefined, signal?: AbortSignal, format?: RestoreContext['format']): Promise<Spool> {
   const folder = await fs.mkdtemp(path.join(dir ?? tmpdir(), 'arca-pg-restore-'));
   const file = path.join(folder, 'artifact');
   const remove = () => fs.rm(folder, { recursive: true, force: true });
   let bytes = 0;
+  const scanner = format === 'custom' ? customArchiveScanner() : undefined;
   async function* counted() {
     for await (const c of input) {
       bytes += c.byteLength;
+      scanner?.push(c);
       yield c;
     }
   }
   try {
     await pipeline(Readable.from(counted()), createWriteStream(file, { flags: 'wx', mode: 0o600, highWaterMark: 1 << 20 }), ...(signal ? [{ signal }] : []));
     throwIfAborted(signal, 'The PostgreSQL restore');
-    return { file, bytes, remove };
+    const scanned = scanner ? await scanner.patchOffsets(file) : undefined;
+    return { file, bytes, remove, ...(scanned ? { scanned } : {}) };
   } catch (e) {
     await remove().catch(() => {});
     if (signal?.aborted) throw abortError(signal, 'The PostgreSQL restore');
@@ -63,8 +75,13 @@ export async function spoolInput(input: AsyncIterable<Bytes>, dir: string | unde
   }
 }
 
-/** `pg_restore --list` (custom/tar) or a header/trailer check (plain SQL): CORRUPT_ARTIFACT if it is not a complete dump. */
+/**
+ * `pg_restore --list` (custom/tar) or a header/trailer check (plain SQL): CORRUPT_ARTIFACT if
+ * it is not a complete dump. Skipped for a custom archive the spool already parsed to a clean
+ * end (`spool.scanned.complete`: a stricter check than --list, which reads only the TOC).
+ */
 export async function validateSpool(ctx: RestoreContext, spool: Spool, signal?: AbortSignal): Promise<void> {
+  if (ctx.format === 'custom' && spool.scanned?.complete) return;
   if (ctx.format === 'plain') {
     const fh = await fs.open(spool.file, 'r');
     try {
@@ -163,7 +180,13 @@ export async function dropDatabase(admin: pg.Client, name: string): Promise<void
  *    and for reading a TOC written at the end), and the input's checksum is only known at
  *    its end: spooling is the one way to know the artifact is intact *before* the first
  *    statement runs against the target. A CHECKSUM_MISMATCH from the input ends the restore here.
- * 3. `pg_restore --list` proves the archive is readable (CORRUPT_ARTIFACT otherwise).
+ *    A custom archive is parsed while it is spooled and its data offsets are patched into
+ *    its TOC (pg_dump cannot write them to a pipe), so `--jobs` seeks instead of scanning.
+ *    Exception: the swap strategy with jobs = 1 and the custom format streams the input
+ *    straight into `pg_restore --single-transaction` on the scratch database — never the
+ *    target — and renames it only after the input's checksum passed (no spool, no temp space).
+ * 3. `pg_restore --list` proves the archive is readable (CORRUPT_ARTIFACT otherwise); not
+ *    needed when the spool already parsed the whole custom archive.
  * 4. Apply it:
  *    - `transaction` (default for an existing target with jobs = 1): `pg_restore --clean
  *      --if-exists --single-transaction` into the target. PostgreSQL's DDL is transactional,
@@ -187,10 +210,20 @@ export async function restoreDatabase(ctx: RestoreContext, input: AsyncIterable<
     if (!state.exists && !ctx.restore.createDatabase) {
       throw new ArcaError(ErrorCodes.NOT_FOUND, `${where(ctx.conn)}: database "${ctx.conn.database}" does not exist. Create it, or set restore: { createDatabase: true } on the target.`);
     }
-    spool = await spoolInput(input, ctx.restore.spoolDir, signal);
-    await validateSpool(ctx, spool, signal);
     const jobs = ctx.restore.jobs ?? 1;
     const strategy = !state.exists ? 'swap' : (ctx.restore.strategy ?? (jobs > 1 || (ctx.format === 'plain' && nonEmpty) ? 'swap' : 'transaction'));
+    if (strategy === 'swap' && jobs === 1 && ctx.format === 'custom') {
+      // Into a scratch database, which is not the target: stream, no spool (see streamRestoreTool).
+      scratch = scratchName(ctx.conn.database, 'arca');
+      await createDatabase(admin, scratch, state.settings);
+      await streamRestoreTool(ctx, input, scratch, signal);
+      throwIfAborted(signal, 'The PostgreSQL restore');
+      await swapInto(ctx, admin, scratch, state.exists);
+      scratch = undefined;
+      return;
+    }
+    spool = await spoolInput(input, ctx.restore.spoolDir, signal, ctx.format);
+    await validateSpool(ctx, spool, signal);
 
     if (strategy === 'transaction') {
       await runRestoreTool(ctx, spool, ctx.conn.database, { clean: nonEmpty && ctx.format !== 'plain', singleTransaction: true, jobs: 1, signal });

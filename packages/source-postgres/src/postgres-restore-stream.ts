@@ -1,0 +1,58 @@
+import type { Writable } from 'node:stream';
+import { abortError, throwIfAborted, type Bytes } from '@arca/core';
+import { dbnameArg, withDatabase } from './postgres-connection.js';
+import type { RestoreContext } from './postgres-restore.js';
+import { spawnTool, toolFailure } from './postgres-tools.js';
+
+/**
+ * `pg_restore --single-transaction` of a custom-format archive read from stdin, fed from
+ * `input` as it arrives (download, checksum and decoding overlap the restore; no spool file,
+ * no temp space). Only for a database that is NOT the target — the scratch database of the
+ * swap strategy — because the input's checksum is known only at its end: the caller renames
+ * the scratch database over the target only after this returned, i.e. after the whole input
+ * passed its checksum AND pg_restore succeeded; on any failure it drops the scratch database.
+ *
+ * MUST throw: the input's own error (CHECKSUM_MISMATCH, CORRUPT_ARTIFACT…) unchanged, with
+ * pg_restore killed first; ABORTED when `signal` aborts; RESTORE_FAILED when pg_restore fails.
+ * The input is always read to its end or its error, even when pg_restore stopped reading
+ * early, so a checksum mismatch is never missed.
+ */
+export async function streamRestoreTool(ctx: RestoreContext, input: AsyncIterable<Bytes>, database: string, signal?: AbortSignal): Promise<void> {
+  const target = withDatabase(ctx.conn, database);
+  const r = ctx.restore;
+  const args = ['--no-password', '--exit-on-error', '--single-transaction', dbnameArg(database)];
+  if (r.noOwner ?? ctx.noOwner) args.push('--no-owner');
+  if (r.noPrivileges) args.push('--no-privileges');
+  if (r.role) args.push(`--role=${r.role}`);
+  const t = await spawnTool(ctx.pgRestore, args, target, { signal, passwordVia: ctx.passwordVia, stdin: 'pipe' });
+  t.child.stdout?.resume();
+  const stdin = t.child.stdin as Writable;
+  let open = true; // pg_restore may exit (failure, or done before EOF): then keep reading, stop writing
+  const closed = () => (open = false);
+  stdin.on('error', closed).on('close', closed);
+  let inputError: unknown;
+  try {
+    for await (const c of input) {
+      throwIfAborted(signal, 'The PostgreSQL restore');
+      if (!open) continue;
+      if (!stdin.write(c)) {
+        await new Promise<void>((resolve) => {
+          const go = () => (stdin.off('drain', go).off('close', go), resolve());
+          stdin.on('drain', go).on('close', go);
+        });
+      }
+    }
+    throwIfAborted(signal, 'The PostgreSQL restore');
+  } catch (e) {
+    inputError = e;
+    t.child.kill('SIGKILL'); // before EOF: pg_restore never commits a partial archive
+  }
+  if (inputError === undefined && open) stdin.end();
+  const res = await t.child;
+  await t.done();
+  if (signal?.aborted || res.isCanceled) throw abortError(signal, 'The PostgreSQL restore');
+  if (inputError !== undefined) throw inputError;
+  if (res.failed) {
+    throw toolFailure('RESTORE_FAILED', 'pg_restore', target, res as never, t.stderr, 'The restore was rolled back or discarded: the target database is as it was before.');
+  }
+}
