@@ -24,6 +24,22 @@ export function getJob(ctx: ArcaContext, name: string): ResolvedJob {
   return job;
 }
 
+/**
+ * The job's destinations, or only the named ones. An unknown name is `NOT_FOUND`: a typo must
+ * not turn "delete from nas" or "verify nas" into a silent no-op that reports success.
+ */
+export function selectDestinations(job: ResolvedJob, names: string[] | undefined): ResolvedJob['destinations'] {
+  if (!names) return job.destinations;
+  const unknown = names.filter((n) => !job.destinations.some((d) => d.name === n));
+  if (unknown.length) {
+    throw new ArcaError(
+      ErrorCodes.NOT_FOUND,
+      `Unknown destination ${unknown.map((n) => JSON.stringify(String(n).slice(0, 100))).join(', ')} for job ${job.name}. Its destinations: ${job.destinations.map((d) => d.name).join(', ')}.`,
+    );
+  }
+  return job.destinations.filter((d) => names.includes(d.name));
+}
+
 export function reportError(ctx: ArcaContext, error: unknown, context: string, extra: { job?: string; backupId?: string } = {}): void {
   ctx.emitter.emit('error', { error: serializeError(error), context, ...extra });
 }
