@@ -95,7 +95,7 @@ function verdict(row) {
 function table(rows) {
   const head = ['metric', 'Arca', 'raw tool (same run)', 'ratio', 'goal', '', 'Arca peak RSS'];
   const body = rows.map((r) => [r.metric, num(r.arca, r.unit), num(r.raw, r.unit), r.ratio === null ? '—' : `${r.ratio.toFixed(2)}×`, r.goal, verdict(r), r.rssMiB === null ? '—' : `${r.rssMiB.toFixed(0)} MiB`]);
-  return [head, head.map(() => '---'), ...body].map((cells) => `| ${cells.join(' | ')} |`).join('\n');
+  return [head, head.map(() => '---'), ...body].map((cells) => `| ${cells.map((c) => String(c).replace(/\|/g, '\\|')).join(' | ')} |`).join('\n');
 }
 
 const wanted = process.argv.slice(2);
