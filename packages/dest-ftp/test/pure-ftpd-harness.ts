@@ -96,10 +96,26 @@ async function waitForPort(port: number, child: ChildProcess, log: () => string)
   }
 }
 
+/**
+ * The test user's password, shared by every harness instance on the machine: test files run
+ * in parallel worker processes, and each setting a password of its own (chpasswd) would lock
+ * the others' new connections out. The first one publishes it atomically (write + link).
+ */
+async function sharedPassword(file: string): Promise<string> {
+  try {
+    return (await fs.readFile(file, 'utf8')).trim();
+  } catch {
+    const tmp = `${file}.${process.pid}-${randomBytes(4).toString('hex')}`;
+    await fs.writeFile(tmp, `pw-${randomBytes(12).toString('hex')}`, { mode: 0o600 });
+    await fs.link(tmp, file).catch(() => {}); // EEXIST: another process won
+    await fs.rm(tmp, { force: true });
+    return (await fs.readFile(file, 'utf8')).trim();
+  }
+}
+
 export async function startPureFtpd(): Promise<PureFtpd> {
   const dir = await fs.mkdtemp(path.join(tmpdir(), 'arca-pureftpd-'));
-  const g = globalThis as { __arcaFtpPw?: string };
-  const password = (g.__arcaFtpPw ??= `pw-${randomBytes(12).toString('hex')}`);
+  const password = await sharedPassword(`${TEST_HOME}.password`);
   const { uid, gid } = await ensureUser(password);
 
   const key = path.join(dir, 'key.pem');

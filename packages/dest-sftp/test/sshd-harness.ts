@@ -101,11 +101,27 @@ async function descendants(pid: number): Promise<number[]> {
   return out;
 }
 
+/**
+ * The test user's password, shared by every harness instance on the machine: test files run
+ * in parallel worker processes, and each setting a password of its own (chpasswd) would lock
+ * the others' new connections out. The first one publishes it atomically (write + link).
+ */
+async function sharedPassword(file: string): Promise<string> {
+  try {
+    return (await fs.readFile(file, 'utf8')).trim();
+  } catch {
+    const tmp = `${file}.${process.pid}-${randomBytes(4).toString('hex')}`;
+    await fs.writeFile(tmp, `pw-${randomBytes(12).toString('hex')}`, { mode: 0o600 });
+    await fs.link(tmp, file).catch(() => {}); // EEXIST: another process won
+    await fs.rm(tmp, { force: true });
+    return (await fs.readFile(file, 'utf8')).trim();
+  }
+}
+
 export async function startSshd(): Promise<Sshd> {
   const dir = await fs.mkdtemp(path.join(tmpdir(), 'arca-sshd-'));
-  // One password for the test user at a time: every harness instance in this process shares it.
-  const password = (globalThis as { __arcaSftpPw?: string }).__arcaSftpPw ?? `pw-${randomBytes(12).toString('hex')}`;
-  (globalThis as { __arcaSftpPw?: string }).__arcaSftpPw = password;
+  // One password for the test user at a time: every harness instance on the machine shares it.
+  const password = await sharedPassword(`${TEST_HOME}.password`);
   const { uid, gid } = await ensureUser(password);
   await fs.mkdir('/run/sshd', { recursive: true, mode: 0o755 });
 

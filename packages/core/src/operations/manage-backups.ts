@@ -71,7 +71,18 @@ export async function retryFailed(ctx: ArcaContext, jobName: string, backupId: s
   const report: RetryReport = { job: job.name, backupId, alreadyHeld: holders.map((h) => h.dest.name), copied: [], failed: [] };
   for (const d of job.destinations.filter((x) => !report.alreadyHeld.includes(x.name))) {
     let error: unknown;
-    for (const h of holders) {
+    // What this destination has under the backup's folder is an uncommitted copy (no
+    // manifest): artifacts and temp files of the failed attempt. Remove it, so the folder
+    // ends up holding exactly the backup, not the backup plus a dead temp file.
+    try {
+      const stale: string[] = [];
+      for await (const obj of d.destination.list(backupPrefix(job.name, backupId), { ...o, includeTemp: true } as SignalOptions)) stale.push(obj.key);
+      // (a folder with a manifest.json the catalog refused is left for a person, as prune does)
+      if (stale.length && !stale.includes(backupPrefix(job.name, backupId) + MANIFEST_FILE)) await d.destination.delete(stale, o);
+    } catch (e) {
+      error = e;
+    }
+    for (const h of error === undefined ? holders : []) {
       try {
         await copyBackup(ctx, job, backupId, h.dest, d, o);
         error = undefined;
