@@ -17,7 +17,8 @@ import { sshdProbe, startSshd, type Sshd } from '../../packages/dest-sftp/test/s
 import { startReceiver } from '../../packages/core/test/notifier-receiver.js';
 import { JOB, restoreDrill } from './partesa-backups.js';
 import type { Role, User } from './partesa-admin.js';
-import { startPartesa, type RunningPartesa } from './server.js';
+import { settingsFromEnv, startPartesa, type RunningPartesa } from './server.js';
+import type { PartesaSettings } from './partesa-backups.js';
 
 const DB = `partesa_${randomBytes(4).toString('hex')}`;
 const USERS: Record<string, User> = {
@@ -48,6 +49,7 @@ async function count(c: Connection, sql: string): Promise<number> {
 let conn: Connection;
 let sshd: Sshd;
 let app: RunningPartesa;
+let settings: PartesaSettings;
 let work: string;
 const mails: string[] = [];
 let smtp: SMTPServer;
@@ -100,8 +102,7 @@ await describeWithService('examples/partesa-mysql: MariaDB + sshd + SMTP + Slack
     });
     await new Promise<void>((r) => smtp.listen(0, '127.0.0.1', () => r()));
     slack = await startReceiver();
-    app = await startPartesa(
-      {
+    settings = {
         database: { host: '127.0.0.1', port: 3306, user: 'root', database: DB },
         backupDir: path.join(work, 'backups'),
         remote: { host: sshd.host, port: sshd.port, username: sshd.username, password: sshd.password, hostKey: { sha256: sshd.fingerprint }, root: sshd.root },
@@ -109,10 +110,8 @@ await describeWithService('examples/partesa-mysql: MariaDB + sshd + SMTP + Slack
         mailFrom: 'Backup <backup@gestione-partesa.com>',
         mailTo: ['admin@gestione-partesa.com', 'dba@gestione-partesa.com'],
         slackWebhookUrl: slack.url('/services/T000/B000/partesa'),
-      },
-      USERS,
-      { port: 0, schedules: false },
-    );
+    };
+    app = await startPartesa(settings, USERS, { port: 0, schedules: false });
   });
 
   afterAll(async () => {
@@ -221,4 +220,48 @@ await describeWithService('examples/partesa-mysql: MariaDB + sshd + SMTP + Slack
     expect(csv.split('\n')[0]).toContain('actor');
     expect(csv).toContain('sara');
   });
+
+  it('the server process arms the 4-hourly schedule and stops cleanly', async () => {
+    const scheduled = await startPartesa(settings, USERS, { port: 0 });
+    try {
+      const [next] = scheduled.backups.arca.nextRuns(JOB, 1);
+      expect(next!.getTime() - Date.now()).toBeLessThanOrEqual(4 * 3600_000);
+      expect(next!.getUTCMinutes()).toBe(0);
+      expect((await fetch(`${scheduled.url}/`, { redirect: 'manual' })).headers.get('location')).toBe('/admin/backups/');
+    } finally {
+      await scheduled.close();
+    }
+  });
+});
+
+it('settingsFromEnv reads secrets from files and names a missing variable', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'arca-partesa-env-'));
+  try {
+    const file = async (name: string, content: string) => (await fs.writeFile(path.join(dir, name), content), path.join(dir, name));
+    const env = {
+      PARTESA_DB_USER: 'arca_backup',
+      PARTESA_DB_PASSWORD_FILE: await file('db', 'db-secret\n'),
+      PARTESA_SFTP_HOST: 'backup.partesa.lan',
+      PARTESA_SFTP_USER: 'arca',
+      PARTESA_SFTP_KEY_FILE: await file('key', 'KEY'),
+      PARTESA_SFTP_HOST_KEY: 'SHA256:abc',
+      PARTESA_SMTP_HOST: 'smtp.partesa.lan',
+      PARTESA_SMTP_USER: 'backup@gestione-partesa.com',
+      PARTESA_SMTP_PASSWORD_FILE: await file('smtp', 'smtp-secret'),
+      PARTESA_MAIL_FROM: 'backup@gestione-partesa.com',
+      PARTESA_MAIL_TO: 'admin@gestione-partesa.com, dba@gestione-partesa.com',
+      PARTESA_SLACK_WEBHOOK_FILE: await file('slack', 'https://hooks.slack.com/services/T/B/X\n'),
+      PARTESA_USERS_FILE: await file('users.json', JSON.stringify(USERS)),
+    };
+    const { settings: s, users } = settingsFromEnv(env);
+    expect(s.database).toEqual({ host: '127.0.0.1', user: 'arca_backup', password: 'db-secret', database: 'gestionelogistica' });
+    expect(s.smtp).toEqual({ host: 'smtp.partesa.lan', port: 587, auth: { user: 'backup@gestione-partesa.com', pass: 'smtp-secret' } });
+    expect(s.mailTo).toEqual(['admin@gestione-partesa.com', 'dba@gestione-partesa.com']);
+    expect(s.slackWebhookUrl).toBe('https://hooks.slack.com/services/T/B/X');
+    expect(s.remote).toMatchObject({ privateKey: 'KEY', hostKey: { sha256: 'SHA256:abc' }, port: 22 });
+    expect(users.mario!.role).toBe('dba');
+    expect(() => settingsFromEnv({ ...env, PARTESA_SFTP_HOST: '' })).toThrow(/PARTESA_SFTP_HOST/);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
 });

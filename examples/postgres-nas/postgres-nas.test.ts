@@ -120,6 +120,7 @@ await describeWithService('examples/postgres-nas: arca CLI + PostgreSQL + sshd +
       DB_HOST: '127.0.0.1',
       DB_PORT: '5432',
       DB_USER: 'postgres',
+      DB_PASSWORD: 'pg-secret-ignored-by-trust', // trust auth accepts it: the password path runs, unchecked
       DB_NAME: DB,
       CONFIG_DIR: conf,
       SMTP_HOST: '127.0.0.1',
@@ -145,7 +146,11 @@ await describeWithService('examples/postgres-nas: arca CLI + PostgreSQL + sshd +
     expect(run).toMatchObject({ job: 'gestionale', status: 'completed' });
     const files = (await fs.readdir(sshd.pathOf(`gestionale/${run.backupId}`))).sort();
     expect(files).toEqual(['config.tar.gz', 'db.pgdump.gz', 'manifest.json']);
+    const manifest = await fs.readFile(sshd.pathOf(`gestionale/${run.backupId}/manifest.json`), 'utf8');
+    expect(manifest).toContain(DB);
+    for (const secret of [env.DB_PASSWORD!, sshd.password, APP_PASSWORD]) expect(manifest).not.toContain(secret);
     expect(r.stdout + r.stderr).not.toContain(sshd.password);
+    expect(r.stdout + r.stderr).not.toContain(env.DB_PASSWORD);
   });
 
   it('a missing setting stops arca with exit code 2 and names it', async () => {
@@ -166,9 +171,11 @@ await describeWithService('examples/postgres-nas: arca CLI + PostgreSQL + sshd +
   });
 
   it('arca restore into a scratch database: same row counts; the config folder restored without #recycle', async () => {
-    const into = JSON.stringify({ use: '@arca/source-postgres', host: '127.0.0.1', user: 'postgres', database: SCRATCH, restore: { createDatabase: true } });
+    // As in the README: the password is a ${DB_PASSWORD} reference that arca resolves, never argv.
+    const into = JSON.stringify({ use: '@arca/source-postgres', host: '127.0.0.1', user: 'postgres', password: '${DB_PASSWORD}', database: SCRATCH, restore: { createDatabase: true } });
     const r = await arca(['restore', 'gestionale', 'latest', '--artifact', 'db', '--into', into, '--yes', '--json']);
     expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).not.toContain(env.DB_PASSWORD);
     for (const t of ['clienti', 'ordini']) {
       const [want] = await admin<{ n: string }>(DB, `SELECT count(*) AS n FROM ${t}`);
       const [got] = await admin<{ n: string }>(SCRATCH, `SELECT count(*) AS n FROM ${t}`);
