@@ -13,12 +13,13 @@
 // (/usr/bin/time -f %M); Arca's is this process's peak RSS growth during the put.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { report } from './lib.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const distEntry = path.join(root, 'packages/dest-s3/dist/index.js');
@@ -34,7 +35,11 @@ const size = Number(process.env.ARCA_BENCH_S3_MIB ?? 1024) * MiB;
 const rounds = Number(process.env.ARCA_BENCH_ROUNDS ?? 2);
 const bucket = 'arca-bench';
 const creds = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
-const AWS = '/usr/bin/aws';
+// The aws CLI: Debian's, or whatever `aws` is on PATH (a pyenv shim is resolved to the real
+// script so the timing does not include pyenv's bash start-up).
+const AWS = existsSync('/usr/bin/aws')
+  ? '/usr/bin/aws'
+  : (spawnSync('sh', ['-c', 'pyenv which aws 2>/dev/null || command -v aws'], { encoding: 'utf8' }).stdout.trim().split('\n')[0] || '/usr/bin/aws');
 const RCLONE = ['/usr/bin/rclone', '/usr/local/bin/rclone'].find((p) => existsSync(p));
 const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
 
@@ -69,6 +74,16 @@ const port = await new Promise((resolve, reject) => {
 });
 const endpoint = `http://127.0.0.1:${port}`;
 const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: creds, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+
+/** CPU seconds (user + system) the s3rver child used so far, from /proc (NaN elsewhere). */
+function serverCpu() {
+  try {
+    const f = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return NaN;
+  }
+}
 
 async function storedSize(key) {
   const h = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
@@ -132,18 +147,21 @@ try {
   for (let round = 1; round <= rounds; round++) {
     for (const [name, fn] of Object.entries(contenders)) {
       const key = `bench/${name.replace(/\W+/g, '-')}-${round}`;
+      const cpu0 = serverCpu();
       const r = await fn(key);
+      r.serverCpu = serverCpu() - cpu0;
       const stored = await storedSize(key);
       if (stored !== size) throw new Error(`${name}: stored ${stored} bytes, expected ${size}`);
       results[name].push(r);
-      console.log(`round ${round} ${name.padEnd(10)} ${r.secs.toFixed(2)} s  ${(size / MiB / r.secs).toFixed(1)} MiB/s  peak RSS ${r.peakRssMiB.toFixed(0)} MiB${r.growthMiB !== undefined ? ` (+${r.growthMiB.toFixed(0)} MiB during put)` : ''}`);
+      console.log(`round ${round} ${name.padEnd(10)} ${r.secs.toFixed(2)} s  ${(size / MiB / r.secs).toFixed(1)} MiB/s  peak RSS ${r.peakRssMiB.toFixed(0)} MiB${r.growthMiB !== undefined ? ` (+${r.growthMiB.toFixed(0)} MiB during put)` : ''}  s3rver CPU ${r.serverCpu.toFixed(1)} s`);
     }
   }
   const best = (name) => Math.min(...results[name].map((r) => r.secs));
-  console.log(`\nS3 upload of ${size / MiB} MiB to s3rver on 127.0.0.1, best of ${rounds}:`);
+  console.log(`\nS3 upload of ${size / MiB} MiB to s3rver on 127.0.0.1, best of ${rounds} (load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}):`);
   for (const name of Object.keys(contenders)) {
     const ratio = name === 'arca' ? '' : `   arca/${name} = ${(best('arca') / best(name)).toFixed(2)}×`;
     console.log(`  ${name.padEnd(10)} ${best(name).toFixed(2)} s  ${(size / MiB / best(name)).toFixed(1)} MiB/s  peak RSS ${Math.max(...results[name].map((r) => r.peakRssMiB)).toFixed(0)} MiB${ratio}`);
+    if (name !== 'arca') report({ metric: `S3 upload ${size / MiB} MiB (s3rver) vs ${name}`, arca: best('arca'), raw: best(name), unit: 's', goal: '≤ 1.05×', rssMiB: Math.max(...results.arca.map((r) => r.peakRssMiB)) });
   }
 } finally {
   client.destroy();

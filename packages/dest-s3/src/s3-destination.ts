@@ -66,6 +66,9 @@ export function s3(options: S3Options): S3Destination {
   const rootPrefix = root ? `${root}/` : '';
   const contentMd5 = opts.contentMd5 ?? true;
   const verifyEtag = opts.verifyEtag ?? opts.serverSideEncryption !== 'aws:kms';
+  // Bodies are not SHA-256-hashed for the signature when they are protected otherwise: by the
+  // signed Content-MD5 header, or by TLS (AWS's default endpoint, or an https:// one).
+  const unsignedPayload = contentMd5 || (!opts.client && (opts.endpoint === undefined || opts.endpoint.startsWith('https:')));
   const partSize = opts.partSize ?? DEFAULT_PART_SIZE;
   const queueSize = opts.queueSize ?? DEFAULT_QUEUE_SIZE;
   const name = opts.name ?? 's3';
@@ -124,6 +127,7 @@ export function s3(options: S3Options): S3Destination {
         basePartSize: basePartSize(partSize, o.expectedBytes),
         queueSize,
         contentMd5,
+        unsignedPayload,
         verifyEtag,
         signal: o.signal,
         where: where(key),

@@ -43,10 +43,10 @@ await describeWithService('s3 destination behaviour on s3rver', probeS3rver, () 
     return d;
   };
   /** A destination whose client goes through the fault proxy and records its commands. */
-  const proxied = (o: { maxAttempts?: number; prefix?: string; partSize?: number; queueSize?: number } = {}) => {
+  const proxied = (o: { maxAttempts?: number; prefix?: string; partSize?: number; queueSize?: number; contentMd5?: boolean } = {}) => {
     const client = fakeClient(proxy.endpoint, { maxAttempts: o.maxAttempts ?? 3 });
     const commands = recordCommands(client);
-    const d = s3({ bucket: BUCKET, client, prefix: o.prefix ?? 'proxied', partSize: o.partSize ?? 5 * MiB, queueSize: o.queueSize ?? 2 });
+    const d = s3({ bucket: BUCKET, client, prefix: o.prefix ?? 'proxied', partSize: o.partSize ?? 5 * MiB, queueSize: o.queueSize ?? 2, ...(o.contentMd5 !== undefined && { contentMd5: o.contentMd5 }) });
     open.push(d);
     return { d, commands, client };
   };
@@ -85,9 +85,19 @@ await describeWithService('s3 destination behaviour on s3rver', probeS3rver, () 
     const parts = proxy.requests.filter(isUploadPart).slice(-5);
     // Every part carries a Content-MD5 the server can verify.
     for (const p of parts) expect(p.headers['content-md5']).toBe(createHash('md5').update(p.body).digest('base64'));
+    // ...so the SDK does not also SHA-256 every part for the signature (CPU on the event loop).
+    for (const p of parts) expect(p.headers['x-amz-content-sha256']).toBe('UNSIGNED-PAYLOAD');
     const h = createHash('sha256');
     for await (const c of await d.get('big.bin')) h.update(c);
     expect(h.digest('hex')).toBe(data.sha256());
+  });
+
+  it('signs the payload hash when neither Content-MD5 nor TLS protects the body', async () => {
+    const { d } = proxied({ prefix: 'signed', contentMd5: false });
+    await d.put('s.bin', bytes('signed ', 'payload'));
+    const put = proxy.requests.filter((r) => r.method === 'PUT' && r.url.pathname.endsWith('/signed/s.bin')).pop()!;
+    expect(put.headers['content-md5']).toBeUndefined();
+    expect(put.headers['x-amz-content-sha256']).toBe(createHash('sha256').update('signed payload').digest('hex'));
   });
 
   it('aborts the multipart upload when the data fails mid-way: same error, nothing visible', async () => {
