@@ -105,7 +105,7 @@ await describeWithService('examples/partesa-mysql: MariaDB + sshd + SMTP + Slack
     settings = {
         database: { host: '127.0.0.1', port: 3306, user: 'root', database: DB },
         backupDir: path.join(work, 'backups'),
-        remote: { host: sshd.host, port: sshd.port, username: sshd.username, password: sshd.password, hostKey: { sha256: sshd.fingerprint }, root: sshd.root },
+        remote: { host: sshd.host, port: sshd.port, username: sshd.username, privateKey: sshd.privateKey, hostKey: { sha256: sshd.fingerprint }, root: sshd.root },
         smtp: { host: '127.0.0.1', port: (smtp.server.address() as AddressInfo).port, requireTLS: false },
         mailFrom: 'Backup <backup@gestione-partesa.com>',
         mailTo: ['admin@gestione-partesa.com', 'dba@gestione-partesa.com'],

@@ -28,7 +28,8 @@ export default defineConfig({
       host: setting('NAS_HOST', 'nas.lan'),
       port: Number(setting('NAS_PORT', '22')),
       username: setting('NAS_USER', 'arca-backup'),
-      password: setting('NAS_PASSWORD'),
+      // A key (NAS_KEY_FILE, recommended) or the NAS user's password (NAS_PASSWORD).
+      ...(optional('NAS_KEY_FILE') ? { privateKey: readFileSync(setting('NAS_KEY_FILE'), 'utf8') } : { password: setting('NAS_PASSWORD') }),
       hostKey: { sha256: setting('NAS_HOST_KEY') }, // ssh-keyscan nas.lan | ssh-keygen -lf -
       root: setting('NAS_ROOT', '/backup_gestionale/arca'),
     }),

@@ -91,6 +91,7 @@ await describeWithService('examples/postgres-nas: arca CLI + PostgreSQL + sshd +
       INSERT INTO ordini (cliente_id, totale) SELECT 1 + g % 50, g * 1.5 FROM generate_series(1, 1200) g;`);
 
     sshd = await startSshd();
+    await fs.writeFile(path.join(work, 'nas_ed25519'), sshd.privateKey, { mode: 0o600 });
     smtp = new SMTPServer({
       key: await fs.readFile(path.join(work, 'key.pem')),
       cert: await fs.readFile(path.join(work, 'cert.pem')),
@@ -114,7 +115,8 @@ await describeWithService('examples/postgres-nas: arca CLI + PostgreSQL + sshd +
       NAS_HOST: sshd.host,
       NAS_PORT: String(sshd.port),
       NAS_USER: sshd.username,
-      NAS_PASSWORD: sshd.password,
+      // Key auth: the harness's password is shared by every sshd test process (each sets it with chpasswd).
+      NAS_KEY_FILE: path.join(work, 'nas_ed25519'),
       NAS_HOST_KEY: sshd.fingerprint,
       NAS_ROOT: sshd.root,
       DB_HOST: '127.0.0.1',
@@ -148,15 +150,14 @@ await describeWithService('examples/postgres-nas: arca CLI + PostgreSQL + sshd +
     expect(files).toEqual(['config.tar.gz', 'db.pgdump.gz', 'manifest.json']);
     const manifest = await fs.readFile(sshd.pathOf(`gestionale/${run.backupId}/manifest.json`), 'utf8');
     expect(manifest).toContain(DB);
-    for (const secret of [env.DB_PASSWORD!, sshd.password, APP_PASSWORD]) expect(manifest).not.toContain(secret);
-    expect(r.stdout + r.stderr).not.toContain(sshd.password);
+    for (const secret of [env.DB_PASSWORD!, APP_PASSWORD, sshd.privateKey.split('\n')[1]!]) expect(manifest).not.toContain(secret);
     expect(r.stdout + r.stderr).not.toContain(env.DB_PASSWORD);
   });
 
   it('a missing setting stops arca with exit code 2 and names it', async () => {
-    const r = await arca(['config'], { NAS_PASSWORD: '' });
+    const r = await arca(['config'], { MAIL_TO: '' });
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('NAS_PASSWORD is not set');
+    expect(r.stderr).toContain('MAIL_TO is not set');
   });
 
   it('arca list and arca verify (checksum re-read from the NAS)', async () => {
