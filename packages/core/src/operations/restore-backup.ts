@@ -48,6 +48,22 @@ export function decodeArtifact(ctx: ArcaContext, manifest: Manifest, file: strin
 }
 
 /**
+ * A wrong identity names the keys provided (the codec's message); add the public keys the
+ * manifest says the backup was encrypted to, so a rotated-away key is recognisable.
+ */
+function withManifestRecipients(e: ArcaError, manifest: Manifest, where: string): ArcaError {
+  const recipients = manifest.codecs.flatMap((c) => {
+    const r = (c.describe as { recipients?: unknown } | undefined)?.recipients;
+    return Array.isArray(r) ? r.filter((x): x is string => typeof x === 'string') : [];
+  });
+  if (!recipients.length) return e;
+  return new ArcaError(ErrorCodes.DECRYPT_FAILED, `${where}: ${e.message} This backup's manifest says it was encrypted to ${recipients.join(', ')}: restore with the identity of one of these keys (after a key rotation, keep the old identity in age({ identities }) next to the new one).`, {
+    cause: e,
+    details: { ...e.details, recipients },
+  });
+}
+
+/**
  * Restore a backup. Streams from the first healthy destination, verifying while reading;
  * a corrupt copy is reported and the next destination is tried. Targets are changed only
  * after their artifact was read completely and checked (Source.restore contract).
@@ -104,6 +120,7 @@ export async function restoreBackup(ctx: ArcaContext, jobName: string, backupId:
           break;
         } catch (e) {
           lastError = e;
+          if (isArcaError(e, 'DECRYPT_FAILED')) throw withManifestRecipients(e, h.manifest, where);
           if (!(e instanceof ArcaError) || !RETRYABLE.has(e.code)) throw e;
           ctx.emitter.emit('error', { error: serializeError(e), context: `restore from ${h.dest.name}; trying the next destination`, job: job.name, backupId });
         }
