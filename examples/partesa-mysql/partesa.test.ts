@@ -4,11 +4,14 @@
  * receiver. It runs backups through the dashboard API, the weekly restore drill, the RPO
  * health check with its alerts, and every role against the routes (403 where not allowed).
  */
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -38,6 +41,7 @@ async function probe(): Promise<string | undefined> {
   } catch (e) {
     return `MariaDB at 127.0.0.1:3306 (root, empty password) is not reachable: ${(e as Error).message}`;
   }
+  if (!existsSync(new URL('../../packages/http/dist/index.js', import.meta.url))) return 'the workspace is not built (npm start runs the built @arca/* packages): run `npm run build` first';
   return sshdProbe();
 }
 
@@ -219,6 +223,53 @@ await describeWithService('examples/partesa-mysql: MariaDB + sshd + SMTP + Slack
     const csv = await (await as('developer', '/api/history.csv')).text();
     expect(csv.split('\n')[0]).toContain('actor');
     expect(csv).toContain('sara');
+  });
+
+  it('`npm start` (node --import jiti/register server.ts) serves the dashboard from the environment and exits 0 on SIGTERM', async () => {
+    const file = async (name: string, content: string) => (await fs.writeFile(path.join(work, name), content, { mode: 0o600 }), path.join(work, name));
+    const env = {
+      ...process.env,
+      PORT: '0',
+      PARTESA_DB_USER: 'root',
+      PARTESA_DB_NAME: DB,
+      PARTESA_BACKUP_DIR: path.join(work, 'process-backups'),
+      PARTESA_SFTP_HOST: sshd.host,
+      PARTESA_SFTP_PORT: String(sshd.port),
+      PARTESA_SFTP_USER: sshd.username,
+      PARTESA_SFTP_KEY_FILE: await file('sftp_ed25519', sshd.privateKey),
+      PARTESA_SFTP_HOST_KEY: sshd.fingerprint,
+      PARTESA_SFTP_ROOT: sshd.root,
+      PARTESA_SMTP_HOST: '127.0.0.1',
+      PARTESA_SMTP_PORT: String((smtp.server.address() as AddressInfo).port),
+      PARTESA_MAIL_FROM: 'backup@gestione-partesa.com',
+      PARTESA_MAIL_TO: 'admin@gestione-partesa.com',
+      PARTESA_SLACK_WEBHOOK_FILE: await file('slack-webhook', slack.url('/services/T000/B000/partesa')),
+      PARTESA_USERS_FILE: await file('users.json', JSON.stringify(USERS)),
+    };
+    const child = spawn(process.execPath, ['--import', 'jiti/register', 'server.ts'], { cwd: fileURLToPath(new URL('.', import.meta.url)), env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    const exited = new Promise<number | null>((r) => child.on('close', r));
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout.setEncoding('utf8').on('data', (d: string) => {
+        out += d;
+        const m = /Partesa backups: (http:\/\/\S+?)\/admin\/backups\//.exec(out);
+        if (m) resolve(m[1]!);
+      });
+      void exited.then((code) => reject(new Error(`server.ts exited ${code}: ${err}`)));
+    });
+    try {
+      const auth = { authorization: `Basic ${Buffer.from('dev:dev-pw').toString('base64')}` };
+      const r = await fetch(`${url}/admin/backups/api/jobs/${JOB}/backups`, { headers: auth });
+      expect(r.status, err).toBe(200);
+      // The remote copies made by the other instance are there: the catalog is read from the destinations.
+      expect(((await r.json()) as { backups: unknown[] }).backups.length).toBeGreaterThan(0);
+      expect((await fetch(`${url}/admin/backups/api/jobs/${JOB}/runs`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{}' })).status).toBe(403);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
   });
 
   it('the server process arms the 4-hourly schedule and stops cleanly', async () => {
