@@ -74,6 +74,9 @@ export interface FtpDestination extends Destination {
   close(): Promise<void>;
 }
 
+/** Bytes the upload stream buffers ahead of the FTP data socket. */
+const READ_AHEAD = 1 << 20;
+
 /** Wraps an error thrown by the data being written, so it is not mistaken for a server error. */
 class DataError extends Error {
   constructor(readonly inner: unknown) {
@@ -178,7 +181,10 @@ export function ftp(options: FtpOptions): FtpDestination {
             if (!finished) await source.return?.();
           }
         })(),
-        { objectMode: false, highWaterMark: 1 << 16 },
+        // 1 MiB read-ahead: the data socket always finds the next chunk ready instead of
+        // waiting for a pull through the iterator chain after every write (measured on a
+        // loaded 2-core machine with bench/ftp.bench.mjs: 64 KiB took ~1.4× as long).
+        { objectMode: false, highWaterMark: READ_AHEAD },
       );
       try {
         await conn.use(
