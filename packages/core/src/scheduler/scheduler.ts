@@ -54,6 +54,8 @@ export function createScheduler(ctx: ArcaContext, options: SchedulerOptions = {}
   const tasks = new Set<Promise<void>>();
   /** Jobs with a scheduled run waiting (jitter, concurrency) or running. */
   const pending = new Set<string>();
+  /** Per job, the latest due time already fired: a wall clock stepped back (NTP) must not fire it again. */
+  const lastDue = new Map<string, number>();
   const queue: Wait[] = [];
   const limit = options.concurrency ?? Infinity;
   let slots = 0;
@@ -154,6 +156,8 @@ export function createScheduler(ctx: ArcaContext, options: SchedulerOptions = {}
 
   function fire(job: string, due: Date, signal: AbortSignal): void {
     if (signal.aborted) return;
+    if (due.getTime() <= (lastDue.get(job) ?? -Infinity)) return; // this due time already had its run (or its skip)
+    lastDue.set(job, due.getTime());
     const scheduledFor = due.toISOString();
     if (pending.has(job)) {
       const e = new ArcaError(ErrorCodes.LOCKED, `Job ${job} was still running (or waiting for its turn) when its run due at ${scheduledFor} came; that run was skipped.`);
