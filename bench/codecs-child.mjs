@@ -10,7 +10,7 @@ const [mode, specJson, inFile, outFile] = process.argv.slice(2);
 const spec = JSON.parse(specJson);
 const codec =
   spec.codec === 'gzip' ? gzip({ level: spec.level })
-  : spec.codec === 'zstd' ? zstd({ level: spec.level, implementation: spec.implementation })
+  : spec.codec === 'zstd' ? zstd({ level: spec.level, implementation: spec.implementation, threads: spec.threads })
   : age(spec.recipient ? { recipients: [spec.recipient] } : { identities: { file: spec.identityFile } });
 const t0 = process.hrtime.bigint();
 const src = createReadStream(inFile, { highWaterMark: 1 << 16 });

@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// Codec throughput: Arca's gzip, zstd (levels 1/3/9; zstd-napi binding and the zstd-CLI
-// fallback) and age encrypt/decrypt, against the `gzip`, `zstd` and `age` commands on the
+// Codec throughput: Arca's gzip, zstd (levels 1/3/9; the zstd-napi binding and the `zstd`
+// command, which zstd()'s 'auto' prefers) and age encrypt/decrypt, against the `gzip`, `zstd` and `age` commands on the
 // same input file, in the same run. Ratio = Arca MiB/s ÷ CLI MiB/s (1.00 = as fast as the
 // tool; > 1 faster). Arca's time excludes Node start-up (~0.1–0.5 s), the CLI's includes its own. Input: ARCA_BENCH_MIB MiB (default 1024), 3/4 CSV text, 1/4 random.
 // Needs `npm run build` first (npm run bench does it) and the Debian packages zstd, age.
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { benchDir, fmt, freshDir, makeDataset, report, timeNode, timeShell } from './lib.mjs';
 
@@ -22,7 +23,7 @@ const recipient = /public key: (age1[0-9a-z]+)/.exec(await fs.readFile(path.join
 const key = path.join(work, 'key.txt');
 const size = (f) => fs.stat(f).then((s) => s.size);
 
-console.log(`input: ${MIB} MiB (3/4 CSV text, 1/4 random), file → codec → file (decode → discarded)`);
+console.log(`input: ${MIB} MiB (3/4 CSV text, 1/4 random), file → codec → file (decode → discarded); load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (${os.cpus().length} CPUs)`);
 console.log('case                      | CLI MiB/s | Arca MiB/s | ratio | Arca peak RSS MiB | output MiB (CLI / Arca)');
 async function row(label, cliCmd, cliOut, mode, spec, inFile, arcaOut) {
   const cli = timeShell(cliCmd);
@@ -40,9 +41,14 @@ await row('gzip decompress', `gzip -dc ${f('cli.gz')} > /dev/null`, '', 'decode'
 for (const level of [1, 3, 9]) {
   await row(`zstd -${level} compress (napi)`, `zstd -q -T1 -${level} -c ${input} > ${f(`cli.${level}.zst`)}`, f(`cli.${level}.zst`), 'encode', { codec: 'zstd', level, implementation: 'native' }, input, f(`arca.${level}.zst`));
 }
-await row('zstd -3 compress (CLI impl)', `zstd -q -T1 -3 -c ${input} > ${f('cli.3.zst')}`, f('cli.3.zst'), 'encode', { codec: 'zstd', level: 3, implementation: 'cli' }, input, f('arca-cli.3.zst'));
+// `zstd -T1` is the CLI's default: one compression thread beside its I/O thread. The same for the binding is threads: 1.
+await row('zstd -3 compress (napi -T1)', `zstd -q -T1 -3 -c ${input} > ${f('cli.3.zst')}`, f('cli.3.zst'), 'encode', { codec: 'zstd', level: 3, implementation: 'native', threads: 1 }, input, f('arca-t1.3.zst'));
+for (const level of [1, 3]) {
+  await row(`zstd -${level} compress (CLI impl)`, `zstd -q -T1 -${level} -c ${input} > ${f(`cli.${level}.zst`)}`, f(`cli.${level}.zst`), 'encode', { codec: 'zstd', level, implementation: 'cli' }, input, f(`arca-cli.${level}.zst`));
+}
 await row('zstd decompress (napi)', `zstd -q -dc ${f('cli.3.zst')} > /dev/null`, '', 'decode', { codec: 'zstd', implementation: 'native' }, f('arca.3.zst'), '-');
 await row('zstd decompress (CLI impl)', `zstd -q -dc ${f('cli.3.zst')} > /dev/null`, '', 'decode', { codec: 'zstd', implementation: 'cli' }, f('arca.3.zst'), '-');
 await row('age encrypt', `age -r ${recipient} -o ${f('cli.age')} ${input}`, f('cli.age'), 'encode', { codec: 'age', recipient }, input, f('arca.age'));
 await row('age decrypt', `age -d -i ${key} ${f('cli.age')} > /dev/null`, '', 'decode', { codec: 'age', identityFile: key }, f('arca.age'), '-');
+console.log(`load average at the end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 await fs.rm(work, { recursive: true, force: true });

@@ -38,7 +38,8 @@ function ageDecrypt(keyFile: string, file: string): Buffer {
 }
 
 const K = 64 * 1024;
-const SIZES = [0, 1, K - 1, K, K + 1, 3 * K, 200_000];
+// 16 chunks (1 MiB) are sealed and opened per batch: its edges are boundaries too.
+const SIZES = [0, 1, K - 1, K, K + 1, 3 * K, 200_000, 16 * K - 1, 16 * K, 16 * K + 1, 32 * K];
 const data = (n: number, seed = n) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff));
 
 describe('age keys', () => {
@@ -219,7 +220,7 @@ function flip(b: Buffer, at: number): Buffer {
 }
 
 await describeWithService('age CLI interop', hasAge, () => {
-  const sizes = [0, K, K + 1, 1_000_003];
+  const sizes = [0, K, K + 1, 1_000_003, 16 * K, 16 * K + 1];
 
   it.each(sizes)('%i bytes: Arca encrypts → `age -d -i key.txt` decrypts', async (n) => {
     const dir = await tempDir('arca-age-cli');

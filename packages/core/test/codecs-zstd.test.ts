@@ -1,8 +1,11 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ArcaError, zstd } from '@arca/core';
 import { collect, describeWithService, generatedStream, peakRss } from '@arca/core/test-kit';
+import { tempDir } from './helpers.js';
 
 async function* chunks(buf: Buffer, size = 10_000): AsyncIterable<Uint8Array> {
   for (let i = 0; i < buf.length; i += size) yield buf.subarray(i, i + size);
@@ -53,6 +56,20 @@ await describeWithService('zstd interop with the zstd CLI', hasZstd, () => {
         expect(sha(await collect(c.decode(chunks(fromCli, 4096))))).toBe(sha(plain));
       });
 
+      it.each([1 << 20, 2 << 20, (1 << 20) + 1])('%i bytes (output-buffer boundaries), also multi-frame input, round trip and read `zstd` output', async (n) => {
+        const exact = Buffer.concat([csv(60_000), csv(60_000)]).subarray(0, n);
+        for (const c of [zstd({ implementation }), zstd({ implementation, threads: 1 })]) {
+          const enc = await collect(c.encode(chunks(exact, 65_536)));
+          expect(sha(zstdCli(['-d', '-c'], enc).stdout)).toBe(sha(exact));
+          expect(sha(await collect(c.decode(chunks(enc, 65_536))))).toBe(sha(exact));
+        }
+        const fromCli = zstdCli(['-3', '-c'], exact).stdout;
+        const c = zstd({ implementation });
+        expect(sha(await collect(c.decode(chunks(fromCli, 65_536))))).toBe(sha(exact));
+        // Two concatenated frames are one valid .zst stream (what `zstd -d` accepts too).
+        expect(sha(await collect(c.decode(chunks(Buffer.concat([fromCli, fromCli]), 65_536))))).toBe(sha(Buffer.concat([exact, exact])));
+      });
+
       it('empty input round trips', async () => {
         const c = zstd({ implementation });
         const enc = await collect(c.encode(chunks(Buffer.alloc(0))));
@@ -95,6 +112,21 @@ await describeWithService('zstd interop with the zstd CLI', hasZstd, () => {
       });
     });
   }
+
+  it("'auto' uses the zstd command when it is found, else the binding", async () => {
+    const dir = await tempDir('arca-zstd-auto');
+    const marker = path.join(dir, 'ran');
+    const wrapper = path.join(dir, 'zstd-wrapper');
+    await fs.writeFile(wrapper, `#!/bin/sh\necho "$@" >> '${marker}'\nexec zstd "$@"\n`, { mode: 0o755 });
+    const plain = csv(5_000);
+    const viaCommand = await collect(zstd({ command: wrapper }).encode(chunks(plain)));
+    expect(await fs.readFile(marker, 'utf8')).toMatch(/-c -3 -/);
+    expect(sha(await collect(zstd({ command: wrapper }).decode(chunks(viaCommand))))).toBe(sha(plain));
+    expect(await fs.readFile(marker, 'utf8')).toMatch(/-d/);
+    // no such command: the binding does the work (the optional dependency is installed here)
+    const viaBinding = await collect(zstd({ command: path.join(dir, 'missing-zstd') }).encode(chunks(plain)));
+    expect(sha(zstdCli(['-d', '-c'], viaBinding).stdout)).toBe(sha(plain));
+  });
 
   it('the CLI implementation kills zstd when the consumer stops early', async () => {
     const ours = () => spawnSync('pgrep', ['-P', String(process.pid), '-x', 'zstd'], { encoding: 'utf8' }).stdout.trim();

@@ -1,21 +1,27 @@
 import { spawn } from 'node:child_process';
-import { Readable, type Duplex } from 'node:stream';
+import { constants as fsConstants } from 'node:fs';
+import { access } from 'node:fs/promises';
+import * as path from 'node:path';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import { ArcaError, ErrorCodes, abortError } from '../errors.js';
 import type { Bytes, Codec } from '../contracts.js';
 import { parseOptions } from '../options.js';
-import { throughDuplex } from '../streams.js';
 
 const ZstdOptionsSchema = z
   .object({
     /** 1 (fastest) to 19 (smallest); default 3, like the `zstd` CLI. */
     level: z.number().int().min(1).max(19).optional(),
-    /** Compression worker threads (zstd `-T`); 0 (default) compresses on the calling thread. */
+    /**
+     * Compression worker threads (zstd `-T`). 0 (default): the binding compresses on the
+     * calling thread; the `zstd` command keeps its own default (`-T1`, one worker beside its I/O).
+     */
     threads: z.number().int().min(0).max(64).optional(),
     /**
-     * `'auto'` (default): the `zstd-napi` binding when it loads, else the `zstd` command.
-     * `'native'` / `'cli'` force one (errors say how to install it).
+     * `'auto'` (default): the `zstd` command when it is on PATH (measured faster, see
+     * `pick()`), else the `zstd-napi` binding. `'native'` / `'cli'` force one (errors say
+     * how to install it).
      */
     implementation: z.enum(['auto', 'native', 'cli']).optional(),
     /** The `zstd` command for the CLI implementation (default `zstd` from PATH). */
@@ -25,22 +31,137 @@ const ZstdOptionsSchema = z
 
 export type ZstdOptions = z.input<typeof ZstdOptionsSchema>;
 
-interface ZstdNapi {
-  CompressStream: new (p?: { compressionLevel?: number; checksumFlag?: boolean; nbWorkers?: number }) => Duplex;
-  DecompressStream: new () => Duplex;
+/** The part of `zstd-napi/binding` (its documented low-level API) used here. */
+interface ZstdBinding {
+  CCtx: new () => {
+    setParameter(param: number, value: number): void;
+    compressStream2(dst: Uint8Array, src: Uint8Array, end: number): [number, number, number];
+  };
+  DCtx: new () => { decompressStream(dst: Uint8Array, src: Uint8Array): [number, number, number] };
+  CParameter: { compressionLevel: number; checksumFlag: number; nbWorkers: number };
+  EndDirective: { continue: number; end: number };
 }
 
-let nativeLoad: Promise<ZstdNapi | undefined> | undefined;
+let nativeLoad: Promise<ZstdBinding | undefined> | undefined;
 /** Load the optional `zstd-napi` binding once; `undefined` when it is not installed or does not load. */
-export function loadZstdNative(): Promise<ZstdNapi | undefined> {
-  nativeLoad ??= import('zstd-napi').then(
+export function loadZstdNative(): Promise<ZstdBinding | undefined> {
+  nativeLoad ??= import('zstd-napi/binding.js').then(
     (m) => {
-      const mod = ((m as { default?: unknown }).default ?? m) as ZstdNapi;
-      return typeof mod.CompressStream === 'function' ? mod : undefined;
+      const mod = ((m as { default?: unknown }).default ?? m) as ZstdBinding;
+      return typeof mod.CCtx === 'function' && typeof mod.DCtx === 'function' ? mod : undefined;
     },
     () => undefined,
   );
   return nativeLoad;
+}
+
+/** Output is yielded in Buffers of this size (the last one shorter). */
+const OUT = 1 << 20;
+
+/**
+ * Output buffering shared by compression and decompression: `step(dst, src)` writes into
+ * `dst` and returns [ret, produced, consumed]; full 1 MiB Buffers are handed to `emit`.
+ * Driving the native context directly from the async generator (instead of its Transform
+ * stream behind a PassThrough) saves two stream hops and a 128 KiB Buffer per call.
+ */
+function outputBuffer() {
+  let out = Buffer.allocUnsafe(OUT);
+  let pos = 0;
+  const ready: Buffer[] = [];
+  return {
+    /** Feed `src` until it is consumed, then on while `more(ret, outputWasFull)` (output still pending). */
+    run(step: (dst: Uint8Array, src: Uint8Array) => [number, number, number], src: Uint8Array, more: (ret: number, full: boolean) => boolean): number {
+      let ret = 0;
+      for (;;) {
+        const r = step(out.subarray(pos), src);
+        ret = r[0];
+        pos += r[1];
+        src = src.subarray(r[2]);
+        const full = pos === out.length;
+        if (full) {
+          ready.push(out); // fresh per yield: the consumer may keep it
+          out = Buffer.allocUnsafe(OUT);
+          pos = 0;
+        }
+        if (src.length === 0 && !more(ret, full)) return ret;
+      }
+    },
+    take: () => ready.splice(0),
+    rest: () => (pos ? out.subarray(0, pos) : undefined),
+  };
+}
+
+async function* nativeCompress(z: ZstdBinding, input: AsyncIterable<Bytes>, level: number, threads: number, signal: AbortSignal | undefined): AsyncGenerator<Bytes> {
+  const failed = (e: unknown) => new ArcaError(ErrorCodes.CODEC_FAILED, `zstd compression failed: ${(e as Error)?.message ?? String(e)}`, { cause: e });
+  const cctx = new z.CCtx();
+  try {
+    cctx.setParameter(z.CParameter.compressionLevel, level);
+    cctx.setParameter(z.CParameter.checksumFlag, 1);
+    if (threads) cctx.setParameter(z.CParameter.nbWorkers, threads);
+  } catch (e) {
+    throw failed(e);
+  }
+  const o = outputBuffer();
+  const guard =
+    (end: number) =>
+    (dst: Uint8Array, src: Uint8Array): [number, number, number] => {
+      try {
+        return cctx.compressStream2(dst, src, end);
+      } catch (e) {
+        throw failed(e);
+      }
+    };
+  const cont = guard(z.EndDirective.continue);
+  for await (const chunk of input) {
+    if (signal?.aborted) throw abortError(signal);
+    o.run(cont, chunk, (_ret, full) => full);
+    yield* o.take();
+  }
+  if (signal?.aborted) throw abortError(signal);
+  o.run(guard(z.EndDirective.end), new Uint8Array(0), (ret) => ret !== 0);
+  yield* o.take();
+  const rest = o.rest();
+  if (rest) yield rest;
+}
+
+async function* nativeDecompress(z: ZstdBinding, input: AsyncIterable<Bytes>, signal: AbortSignal | undefined): AsyncGenerator<Bytes> {
+  const dctx = new z.DCtx();
+  const o = outputBuffer();
+  const step = (dst: Uint8Array, src: Uint8Array) => dctx.decompressStream(dst, src);
+  let inFrame = false;
+  for await (const chunk of input) {
+    if (signal?.aborted) throw abortError(signal);
+    let ret: number;
+    try {
+      // Keep going while the output filled up (more may be pending inside zstd), unless
+      // the frame just ended: another call would start reading the next frame.
+      ret = o.run(step, chunk, (r, full) => full && r !== 0);
+    } catch (e) {
+      throw corrupt((e as Error).message, e);
+    }
+    inFrame = ret !== 0;
+    yield* o.take();
+  }
+  if (inFrame) throw corrupt('the stream ended in the middle of a frame');
+  const rest = o.rest();
+  if (rest) yield rest;
+}
+
+const found = new Map<string, Promise<boolean>>();
+/** Whether `command` is an executable file (a path, or a name looked up on PATH); cached per command. */
+export function commandAvailable(command: string): Promise<boolean> {
+  let p = found.get(command);
+  if (!p) {
+    const exts = process.platform === 'win32' ? ['', ...(process.env.PATHEXT ?? '.EXE').split(';')] : [''];
+    const dirs = command.includes('/') || command.includes(path.sep) ? [''] : (process.env.PATH ?? '').split(path.delimiter).filter(Boolean);
+    const candidates = dirs.flatMap((d) => exts.map((e) => (d ? path.join(d, command + e) : command + e)));
+    p = (async () => {
+      for (const c of candidates) if (await access(c, fsConstants.X_OK).then(() => true, () => false)) return true;
+      return false;
+    })();
+    found.set(command, p);
+  }
+  return p;
 }
 
 const HOW_TO_FIX =
@@ -120,8 +241,16 @@ export function zstd(options: ZstdOptions = {}): Codec {
   const implementation = o.implementation ?? 'auto';
   const command = o.command ?? 'zstd';
 
-  async function pick(): Promise<ZstdNapi | undefined> {
+  /**
+   * The binding, or `undefined` for the `zstd` command. 'auto' prefers the command, by
+   * measurement (bench/codecs.bench.mjs; numbers in the commit that made this choice and
+   * below once re-measured): the Debian `zstd` compresses with less CPU than zstd-napi's own
+   * node-gyp build of the same library, and it runs in another process, beside Node's reads
+   * and writes. The binding stays the fallback where no `zstd` command is installed.
+   */
+  async function pick(): Promise<ZstdBinding | undefined> {
     if (implementation === 'cli') return undefined;
+    if (implementation === 'auto' && (await commandAvailable(command))) return undefined;
     const native = await loadZstdNative();
     if (!native && implementation === 'native') {
       throw new ArcaError(ErrorCodes.CODEC_FAILED, `zstd: the zstd-napi binding is not installed or does not load on this platform. ${HOW_TO_FIX}`);
@@ -137,10 +266,7 @@ export function zstd(options: ZstdOptions = {}): Codec {
       (async function* () {
         const native = await pick();
         if (native) {
-          const stream = new native.CompressStream({ compressionLevel: level, checksumFlag: true, ...(threads ? { nbWorkers: threads } : {}) });
-          yield* throughDuplex(input, stream, opts?.signal, (e) =>
-            e instanceof ArcaError ? e : new ArcaError(ErrorCodes.CODEC_FAILED, `zstd compression failed: ${(e as Error).message}`, { cause: e }),
-          );
+          yield* nativeCompress(native, input, level, threads, opts?.signal);
         } else {
           yield* commandFilter(command, ['-q', '-c', `-${level}`, ...(threads ? [`-T${threads}`] : []), '-'], input, opts?.signal, (code, err) =>
             new ArcaError(ErrorCodes.CODEC_FAILED, `zstd compression failed (exit ${code}): ${err || 'no message'}`),
@@ -151,7 +277,7 @@ export function zstd(options: ZstdOptions = {}): Codec {
       (async function* () {
         const native = await pick();
         if (native) {
-          yield* throughDuplex(input, new native.DecompressStream(), opts?.signal, (e) => (e instanceof ArcaError ? e : corrupt((e as Error).message, e)));
+          yield* nativeDecompress(native, input, opts?.signal);
         } else {
           yield* commandFilter(command, ['-d', '-q', '-c', '-'], input, opts?.signal, (code, err) => corrupt(`zstd -d exited ${code}: ${err || 'no message'}`));
         }
