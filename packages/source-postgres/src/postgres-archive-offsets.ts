@@ -141,6 +141,22 @@ export function customArchiveScanner() {
         if (skip === 0) state = 'chunkLen';
         continue;
       }
+      if (state === 'chunkLen' && accN === 0) {
+        // Fast path (one chunk per row in -Z0 archives): whole length ints inside this buffer.
+        const size = toc!.intSize;
+        while (i + intLen <= n) {
+          const v = size === 4 ? b.readUInt32LE(i + 1) : b.readUIntLE(i + 1, Math.min(size, 6));
+          if (v === 0 || b[i] !== 0 || (size > 6 && b.readUIntLE(i + 7, size - 6) !== 0)) break; // end of block, or a negative length: the slow path decides
+          i += intLen + v;
+        }
+        if (i > n) {
+          skip = i - n;
+          state = 'skip';
+          i = n;
+          continue;
+        }
+        // Otherwise: an int split across buffers, a zero or a negative length: the slow path below.
+      }
       if (state === 'blockType') {
         blockStart = pos + (i - from);
         blockKind = b[i++]!;

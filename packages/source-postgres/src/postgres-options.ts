@@ -20,8 +20,9 @@ export const PostgresRestoreOptions = z
      * Parallel `pg_restore --jobs` (default 1). With more than one job the restore cannot
      * run in one transaction, so it goes into a scratch database that replaces the target
      * only once it is complete (see README, "How restore protects the target"). Archives
-     * that pg_dump streamed to a pipe (Arca's) have no data offsets, so parallel workers scan
-     * the file for their tables: measure before raising it.
+     * that pg_dump streamed to a pipe (Arca's) have no data offsets; the restore patches them
+     * into the spooled file so parallel workers seek instead of scanning. With 1 job and a
+     * scratch database (swap) the input streams into pg_restore without a spool.
      */
     jobs: z.number().int().min(1).max(64).optional(),
     /**
