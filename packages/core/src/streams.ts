@@ -138,6 +138,44 @@ export async function hashStream(input: AsyncIterable<Bytes>, signal?: AbortSign
   return { sha256: hash.digest('hex'), bytes };
 }
 
+/** Size of the chunks the backup pipeline hands to destinations (see `coalesce`). */
+export const COALESCE_BYTES = 1 << 20;
+
+/**
+ * Re-chunk a byte stream into buffers of `size` bytes (the last one may be shorter).
+ * Codecs and tar emit many small chunks (16–64 KiB); every chunk costs promise hops through
+ * the meter, the fan-out and each destination's stream, and a syscall in file and socket
+ * writers. One memcpy per byte is cheaper than that. A chunk of `size` bytes or more passes
+ * through uncopied when nothing is pending. Yielded buffers are fresh, never reused, so a
+ * consumer may keep them (fan-out queues, sockets still writing).
+ */
+export async function* coalesce(input: AsyncIterable<Bytes>, size = COALESCE_BYTES): AsyncIterable<Bytes> {
+  let buf: Buffer | undefined;
+  let len = 0;
+  for await (const chunk of input) {
+    const n = chunk.byteLength;
+    if (len === 0 && n >= size) {
+      yield chunk;
+      continue;
+    }
+    let off = 0;
+    while (off < n) {
+      buf ??= Buffer.allocUnsafeSlow(size);
+      const take = Math.min(size - len, n - off);
+      buf.set(take === n ? chunk : chunk.subarray(off, off + take), len);
+      len += take;
+      off += take;
+      if (len === size) {
+        const full = buf;
+        buf = undefined;
+        len = 0;
+        yield full;
+      }
+    }
+  }
+  if (len) yield buf!.subarray(0, len);
+}
+
 export async function* fromBuffer(buf: Uint8Array): AsyncIterable<Bytes> {
   yield buf;
 }

@@ -18,7 +18,7 @@ export interface FanOutSink<T> {
 export type FanOutResult<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
 export interface FanOutOptions {
-  /** Chunks buffered per consumer before the producer waits (default 4 × 64 KiB). */
+  /** Chunks buffered per consumer before the producer waits (default 4; the backup pipeline sends 1 MiB chunks, see `coalesce`). */
   highWaterMark?: number;
   /** Detach a consumer that accepts nothing for this long (ms, default 120 000). 0 disables. */
   stallTimeoutMs?: number;
@@ -34,6 +34,8 @@ interface Branch<T> {
   /** Why the fan-out detached this consumer (stall, abort): reported instead of the consumer's own error. */
   reason?: unknown;
   controller: AbortController;
+  /** When the consumer last took a chunk (ms): the stall timer counts from here. */
+  lastTake: number;
   wakeConsumer?: () => void;
   wakeProducer?: () => void;
   result?: Promise<FanOutResult<T>>;
@@ -46,7 +48,7 @@ export async function fanOut<T>(
 ): Promise<{ results: Map<string, FanOutResult<T>>; inputError?: unknown }> {
   const hwm = o.highWaterMark ?? 4;
   const stallMs = o.stallTimeoutMs ?? 120_000;
-  const branches: Branch<T>[] = sinks.map((sink) => ({ sink, queue: [], ended: false, dead: false, controller: new AbortController() }));
+  const branches: Branch<T>[] = sinks.map((sink) => ({ sink, queue: [], ended: false, dead: false, lastTake: 0, controller: new AbortController() }));
   const onAbort = () => branches.forEach((b) => b.controller.abort(o.signal?.reason));
   o.signal?.addEventListener('abort', onAbort, { once: true });
 
@@ -64,6 +66,7 @@ export async function fanOut<T>(
       for (;;) {
         if (b.queue.length) {
           const chunk = b.queue.shift()!;
+          b.lastTake = Date.now();
           b.wakeProducer?.();
           yield chunk;
           continue;
@@ -94,10 +97,11 @@ export async function fanOut<T>(
       );
   }
 
-  const waitForRoom = async (b: Branch<T>) => {
+  /** Wait until `b` holds fewer than `limit` chunks; detach it if it takes none for `stallMs`. */
+  const waitForRoom = async (b: Branch<T>, limit = hwm) => {
     const started = Date.now();
-    while (!b.dead && b.queue.length >= hwm) {
-      const remaining = stallMs > 0 ? stallMs - (Date.now() - started) : Infinity;
+    while (!b.dead && b.queue.length >= limit) {
+      const remaining = stallMs > 0 ? stallMs - (Date.now() - Math.max(started, b.lastTake)) : Infinity;
       if (remaining <= 0) {
         kill(b, new ArcaError(ErrorCodes.DEST_STALLED, `Destination ${b.sink.name} accepted no data for ${Math.round(stallMs / 1000)} s and was detached; the other destinations went on. Check its network or disk, then use retryFailed.`));
         return;
@@ -122,18 +126,20 @@ export async function fanOut<T>(
         b.queue.push(chunk);
         b.wakeConsumer?.();
       }
-      await Promise.all(live.map(waitForRoom));
+      await Promise.all(live.map((b) => waitForRoom(b)));
     }
   } catch (e) {
     inputError = e;
-  } finally {
-    o.signal?.removeEventListener('abort', onAbort);
   }
   for (const b of branches) {
     if (inputError !== undefined) b.failed = inputError;
     else b.ended = true;
     b.wakeConsumer?.();
   }
+  // A consumer that stops taking chunks after the input ended (the queue never filled, e.g.
+  // a small artifact in 1 MiB chunks) is detached the same way, instead of waiting forever.
+  if (inputError === undefined) await Promise.all(branches.map((b) => waitForRoom(b, 1)));
+  o.signal?.removeEventListener('abort', onAbort);
   const results = new Map<string, FanOutResult<T>>();
   for (const b of branches) results.set(b.sink.name, await b.result!);
   return { results, inputError };

@@ -6,7 +6,7 @@ import type { ResolvedDestination, ResolvedJob } from '../config.js';
 import { ArcaError, ErrorCodes, abortError, serializeError } from '../errors.js';
 import { MANIFEST_FILE, backupPrefix, newBackupId } from '../keys.js';
 import { MANIFEST_SCHEMA, serializeManifest, type Manifest } from '../catalog/manifest.js';
-import { fromBuffer, meter } from '../streams.js';
+import { coalesce, fromBuffer, meter } from '../streams.js';
 import { type ArcaContext, getJob, notify, record } from './context.js';
 import { fanOut } from './fan-out.js';
 import { copyBackup } from './copy-backup.js';
@@ -129,7 +129,8 @@ async function runLocked(ctx: ArcaContext, job: ResolvedJob, o: RunOptions): Pro
       const content = meter({ [Symbol.asyncIterator]: () => iterator }, tick);
       let encoded: AsyncIterable<Bytes> = content.stream;
       for (const codec of job.codecs) encoded = codec.encode(encoded, { signal: o.signal });
-      const stored = meter(encoded);
+      // One batching stage for all destinations: ≥ 1 MiB chunks from here on.
+      const stored = meter(coalesce(encoded));
       let fanned: Awaited<ReturnType<typeof fanOut<{ bytes: number }>>>;
       try {
         fanned = await fanOut(
