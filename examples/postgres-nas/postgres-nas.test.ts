@@ -160,7 +160,7 @@ await describeWithService('examples/postgres-nas: arca CLI + PostgreSQL + sshd +
     expect(r.stderr).toContain('MAIL_TO is not set');
   });
 
-  it('arca list and arca verify (checksum re-read from the NAS)', async () => {
+  it('arca list, arca verify (checksum re-read from the NAS), arca prune and arca health', async () => {
     const list = await arca(['list', 'gestionale', '--json']);
     expect(list.code, list.stderr).toBe(0);
     const [b] = list.json().result.backups;
@@ -169,6 +169,12 @@ await describeWithService('examples/postgres-nas: arca CLI + PostgreSQL + sshd +
     const verify = await arca(['verify', 'gestionale', 'latest', '--json']);
     expect(verify.code, verify.stderr).toBe(0);
     expect(verify.json().result.ok).toBe(true);
+    // The other crontab lines: retention (nothing is older than 7 days) and the 26 h RPO check.
+    const prune = await arca(['prune', 'gestionale', '--json']);
+    expect(prune.code, prune.stderr).toBe(0);
+    const health = await arca(['health', '--json']);
+    expect(health.code, health.stderr).toBe(0);
+    expect(health.json().result.jobs[0]).toMatchObject({ job: 'gestionale', healthy: true, maxAgeMs: 26 * 3600_000 });
   });
 
   it('arca restore into a scratch database: same row counts; the config folder restored without #recycle', async () => {
