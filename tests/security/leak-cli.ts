@@ -37,36 +37,26 @@ export async function runEveryCommand(w: World, dir: string): Promise<{ runs: Cl
   const runs: CliRun[] = [];
   const problems: string[] = [];
   const run = async (args: string[], expectCode?: number | number[]) => {
+    const t0 = Date.now();
     const result = await arca(args, { cwd: dir, env });
+    if (process.env.ARCA_SEC_TIMING) console.log(`arca ${args.slice(0, 3).join(' ')}: ${Date.now() - t0} ms`);
     runs.push({ args, result });
     const want = expectCode === undefined ? undefined : ([] as number[]).concat(expectCode);
-    if (want && !want.includes(result.code ?? -1)) problems.push(`arca ${args.join(' ')} exited ${result.code}, expected ${want.join('|')}: ${result.stderr.slice(-600)}`);
+    if (want && !want.includes(result.code ?? -1)) problems.push(`arca ${args.join(' ')} exited ${result.code}, expected ${want.join('|')}: ${result.stdout.slice(-1500)} ${result.stderr.slice(-600)}`);
     return result;
   };
   const s = specs(w, (name) => `\${${name}}`, './data', './backups');
 
-  await Promise.all([run(['config'], 0), run(['config', '--json'], 0)]);
-  await run(['check', '--json'], 5); // broken and partial jobs have unreachable parts
+  // Every command once, alternating human and --json output; read-only ones two at a time.
+  await Promise.all([run(['config', '--json'], 0), run(['check'], 5)]); // broken and partial jobs have unreachable parts
   await run(['backup', 'main', '--json'], 0);
   await run(['backup', 'plain'], 0);
-  await run(['backup', 'broken', '--json'], 1);
-  await run(['backup', 'partial'], 3);
-  await Promise.all([
-    run(['list'], 0),
-    run(['list', 'main', '--json'], 0),
-    run(['show', 'main', 'latest'], 0),
-    run(['show', 'main', 'latest', '--json'], 0),
-  ]);
-  await run(['verify', 'main', 'latest', '--json'], 0);
+  await Promise.all([run(['backup', 'broken', '--json'], 1), run(['backup', 'partial'], 3)]);
+  await Promise.all([run(['list'], 0), run(['show', 'main', 'latest', '--json'], 0)]);
+  await run(['verify', 'main', 'latest'], 0);
   await run(['restore', 'main', 'latest', '--artifact', 'pg', '--into', JSON.stringify(s.pgScratch(`${w.pg.database}_cli`)), '--yes', '--json'], 0);
-  await run(['restore', 'main', 'latest', '--artifact', 'my', '--yes'], 0); // in place: a safety backup first
-  await run(['retry', 'partial', 'latest', '--json'], [1, 3]);
-  await Promise.all([
-    run(['runs'], 0),
-    run(['runs', '--csv'], 0),
-    run(['runs', '--json'], 0),
-    run(['health', '--json'], [0, 5]),
-    run(['prune', '--dry-run', '--json'], 0),
-  ]);
+  await run(['restore', 'main', 'latest', '--artifact', 'my', '--yes', '--overwrite'], 0); // in place: a safety backup first
+  await Promise.all([run(['retry', 'partial', 'latest', '--json'], [1, 3]), run(['runs', '--csv'], 0)]);
+  await Promise.all([run(['health'], [0, 5]), run(['prune', '--dry-run', '--json'], 0)]);
   return { runs, problems };
 }

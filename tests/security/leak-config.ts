@@ -58,8 +58,8 @@ export function specs(w: World, secret: (envName: keyof ReturnType<typeof secret
     partial: { sources: { files: { use: 'directory', path: dataDir } }, destinations: ['local', 'deadNas', 'wrongNas', 'deadCloud'] },
   };
   const notifiers: Spec[] = [
-    { use: '@arca/notify-email', smtp: { host: w.smtp.host, port: w.smtp.port, secure: false, auth: { user: w.smtp.user, pass: secret('SEC_SMTP_PW') } }, from: 'Arca <arca@example.com>', to: ['ops@example.com'], on: ['failure', 'partial', 'success'], timeoutMs: 10_000 },
-    { use: '@arca/notify-email', name: 'wrong-mail', smtp: { host: w.smtp.host, port: w.smtp.port, secure: false, auth: { user: w.smtp.user, pass: secret('SEC_WRONG_SMTP_PW') } }, from: 'Arca <arca@example.com>', to: ['dba@example.com'], on: ['failure'], timeoutMs: 10_000 },
+    { use: '@arca/notify-email', smtp: { host: w.smtp.host, port: w.smtp.port, secure: false, requireTLS: false, auth: { user: w.smtp.user, pass: secret('SEC_SMTP_PW') } }, from: 'Arca <arca@example.com>', to: ['ops@example.com'], on: ['failure', 'partial', 'success'], timeoutMs: 10_000 },
+    { use: '@arca/notify-email', name: 'wrong-mail', smtp: { host: w.smtp.host, port: w.smtp.port, secure: false, requireTLS: false, auth: { user: w.smtp.user, pass: secret('SEC_WRONG_SMTP_PW') } }, from: 'Arca <arca@example.com>', to: ['dba@example.com'], on: ['failure'], timeoutMs: 10_000 },
   ];
   /** A PostgreSQL restore target (a scratch database the role may create). */
   const pgScratch = (database: string) => pg({ database, passwordVia: 'passfile', restore: { createDatabase: true } });

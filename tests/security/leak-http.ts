@@ -145,7 +145,7 @@ export async function callEveryRoute(app: HttpApp): Promise<{ exchanges: Exchang
         if (template.includes('{id}') && (!id || (job !== 'main' && job !== 'partial'))) continue;
         for (const file of template.includes('{file}') ? files : ['']) {
           for (const runId of template.includes('{runId}') ? runIds : ['']) {
-            const url = `/admin${template.replace('{job}', job).replace('{id}', id ?? '').replace('{file}', encodeURIComponent(file)).replace('{runId}', runId)}`;
+            const url = `${template.startsWith('/admin/') ? '' : '/admin'}${template.replace('{job}', job).replace('{id}', id ?? '').replace('{file}', encodeURIComponent(file)).replace('{runId}', runId)}`;
             switch (op.operationId) {
               case 'runJob':
                 continue; // done above

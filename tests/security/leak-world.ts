@@ -90,9 +90,9 @@ export async function startWorld(): Promise<World> {
     const dropUser = await createUser(my, myUser, secrets.mysqlPassword, [`ALL PRIVILEGES ON \`${myDb.replace(/_/g, '\\_')}%\`.*`, 'SELECT ON mysql.proc', 'RELOAD, BINLOG MONITOR, SET USER ON *.*']);
     cleanups.push(dropUser);
 
-    // S3 (s3rver): any keys are accepted, so the canary keys only travel through Arca's client.
+    // S3 (s3rver, which checks request signatures): the canary key pair is registered with it.
     const bucket = `arca-sec-${tag}`;
-    const s3: S3rverHandle = await startS3rver([bucket]);
+    const s3: S3rverHandle = await startS3rver([bucket], { credentials: { accessKeyId: secrets.s3AccessKeyId, secretAccessKey: secrets.s3SecretAccessKey } });
     cleanups.push(() => s3.stop());
 
     // sshd: the harness reads the password for its system user from this global.

@@ -37,11 +37,13 @@ export async function probeS3rver(): Promise<string | undefined> {
   return undefined;
 }
 
-export async function startS3rver(buckets: string[]): Promise<S3rverHandle> {
+/** `credentials`: a key pair accepted besides S3RVER/S3RVER (handed over in the environment, not argv). */
+export async function startS3rver(buckets: string[], o: { credentials?: { accessKeyId: string; secretAccessKey: string } } = {}): Promise<S3rverHandle> {
   const dir = await mkdtemp(path.join(tmpdir(), 'arca-s3rver-'));
   const child = spawn(process.execPath, ['--openssl-legacy-provider', CHILD, dir, ...buckets], {
     stdio: ['pipe', 'pipe', 'pipe'],
     cwd: path.dirname(CHILD),
+    ...(o.credentials ? { env: { ...process.env, ARCA_S3RVER_KEY_ID: o.credentials.accessKeyId, ARCA_S3RVER_SECRET: o.credentials.secretAccessKey } } : {}),
   });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => void (stderr = (stderr + d.toString()).slice(-4000)));
