@@ -14,7 +14,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, open, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -63,6 +63,13 @@ await new Promise((resolve, reject) => {
   out.on('finish', resolve).on('error', reject);
   write();
 });
+// Flush it to disk now: otherwise the kernel writes the 1 GiB back during the first
+// contender's run (always Arca), competing with s3rver's own writes.
+{
+  const fh = await open(file, 'r+');
+  await fh.sync();
+  await fh.close();
+}
 
 const child = spawn(process.execPath, ['--openssl-legacy-provider', path.join(root, 'packages/dest-s3/test/fixtures/s3rver-child.cjs'), dataDir, bucket], {
   stdio: ['pipe', 'pipe', 'inherit'],

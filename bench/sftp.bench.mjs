@@ -90,6 +90,7 @@ try {
   const fh = await fs.open(input, 'w');
   const block = randomBytes(1 << 20);
   for (let i = 0; i < MB; i++) await fh.write(block);
+  await fh.sync(); // on disk before timing: else its writeback competes with the first contender (Arca)
   await fh.close();
   const bytes = MB << 20;
   const remoteDir = path.join(HOME, `b-${randomBytes(3).toString('hex')}`);

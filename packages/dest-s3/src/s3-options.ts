@@ -61,7 +61,7 @@ export const S3Options = z
     kmsKeyId: z.string().min(1).optional(),
     /** First part size in bytes (default 8 MiB, 5 MiB – 1 GiB); it doubles every 800 parts. */
     partSize: z.number().int().min(S3_LIMITS.minPartSize).max(1024 * MiB).optional(),
-    /** Parts uploaded in parallel (default 4). Memory ≤ (queueSize + 1) × part size. */
+    /** Parts uploaded in parallel (default 4). Memory ≤ queueSize × part size. */
     queueSize: z.number().int().min(1).max(64).optional(),
     /** Object Lock retention on every new object (bucket must have Object Lock enabled). */
     objectLock: z
