@@ -8,20 +8,18 @@
  */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { createArca, directory, type Arca, type ArcaEvents } from '@arca/core';
 import { describeWithService } from '@arca/core/test-kit';
 import { readTree, writeTree } from '../../packages/core/test/helpers.js';
-import { buildDestinations, closeAll, destinationSettings, hostRoots, patternBytes, serversProbe, startServers, tempDir, type Servers } from './harness.js';
+import { buildDestinations, closeAll, destinationSettings, hostRoots, patternBytes, serversProbe, useServers, useWorkDir } from './harness.js';
 
 await describeWithService('corrupted artifacts across local + SFTP + FTP + S3', serversProbe, () => {
-  let srv: Servers;
+  const srv = useServers();
+  const dir = useWorkDir('arca-rel-corrupt');
   let work: string;
-
-  it('setup', async () => {
-    work = await tempDir('arca-rel-corrupt');
-    srv = await startServers();
-    expect(srv.ftpd.port).toBeGreaterThan(0);
+  beforeAll(() => {
+    work = dir.path;
   });
 
   it('verify names each damaged destination and artifact; restore refuses and leaves the target byte-for-byte unchanged', async () => {

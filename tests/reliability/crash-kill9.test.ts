@@ -8,18 +8,23 @@
  */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { createArca, directory } from '@arca/core';
 import { describeWithService } from '@arca/core/test-kit';
 import { startChild } from '../../packages/core/test/process-harness.js';
 import { bundleFixture } from './child-harness.js';
 import { startFaultProxy } from './fault-proxy.js';
-import { buildDestinations, closeAll, destinationSettings, filesUnder, hostRoots, serversProbe, startServers, tempDir, until, type DestinationSettings, type Servers } from './harness.js';
+import { buildDestinations, closeAll, destinationSettings, filesUnder, hostRoots, serversProbe, until, useServers, useWorkDir, type DestinationSettings } from './harness.js';
 
 await describeWithService('kill -9 of a backup fanning out to local + SFTP + FTP + S3', serversProbe, () => {
-  let srv: Servers;
+  const srv = useServers();
+  const dir = useWorkDir('arca-rel-kill');
   let child: string;
   let work: string;
+  beforeAll(async () => {
+    work = dir.path;
+    child = await bundleFixture('backup-child');
+  });
 
   const setup = async (sub: string, s3Endpoint?: string) => {
     const settings = destinationSettings(srv, work, sub, s3Endpoint);
@@ -84,12 +89,6 @@ await describeWithService('kill -9 of a backup fanning out to local + SFTP + FTP
     expect(v.ok).toBe(true);
   };
 
-  it('setup: servers and the child bundle', async () => {
-    work = await tempDir('arca-rel-kill');
-    [srv, child] = await Promise.all([startServers(), bundleFixture('backup-child')]);
-    expect(srv.sshd.port).toBeGreaterThan(0);
-  });
-
   it('killed mid-dump: no manifest anywhere; prune removes every temp file and leftover; the next run completes', async () => {
     const { settings, file } = await setup('dump');
     const c = startChild(child, [file, 'dump']);
@@ -142,6 +141,7 @@ await describeWithService('kill -9 of a backup fanning out to local + SFTP + FTP
       await nextRunSucceeds(ins);
     } finally {
       await closeAll(ins.dests);
+      await proxy.close();
     }
   });
 

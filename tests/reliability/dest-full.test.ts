@@ -8,10 +8,10 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { afterAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createArca, localDir } from '@arca/core';
 import { describeWithService } from '@arca/core/test-kit';
-import { MiB, buildDestinations, closeAll, destinationSettings, filesUnder, patternBytes, serversProbe, startServers, tempDir, throttledSource, type Servers } from './harness.js';
+import { MiB, buildDestinations, closeAll, destinationSettings, filesUnder, patternBytes, serversProbe, throttledSource, useServers, useWorkDir } from './harness.js';
 
 /** Can this process mount a tmpfs? (root on Linux; tried for real on a scratch folder) */
 async function tmpfsProbe(): Promise<string | undefined> {
@@ -30,17 +30,16 @@ async function tmpfsProbe(): Promise<string | undefined> {
 }
 
 await describeWithService('local destination out of space (2 MiB tmpfs) in a local + SFTP + S3 fan-out', async () => (await tmpfsProbe()) ?? (await serversProbe()), () => {
-  let srv: Servers;
-  let mnt: string;
-
-  it('setup: servers and a 2 MiB tmpfs', async () => {
-    const work = await tempDir('arca-rel-full');
-    mnt = path.join(work, 'small-disk');
+  const srv = useServers();
+  const dir = useWorkDir('arca-rel-full');
+  let mnt = '';
+  beforeAll(async () => {
+    mnt = path.join(dir.path, 'small-disk');
     await fs.mkdir(mnt);
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mnt]);
-    afterAll(() => execFileSync('umount', ['-l', mnt]));
-    srv = await startServers();
-    expect((await fs.statfs(mnt)).blocks * (await fs.statfs(mnt)).bsize).toBeLessThanOrEqual(2 * MiB);
+  });
+  afterAll(() => {
+    if (mnt) execFileSync('umount', ['-l', mnt]); // before useWorkDir removes the folder (afterAll hooks run in reverse)
   });
 
   it('DEST_FULL on local with its temp file removed; SFTP and S3 complete; partial; retryFailed reports DEST_FULL again', async () => {
@@ -52,6 +51,8 @@ await describeWithService('local destination out of space (2 MiB tmpfs) in a loc
       destinations: { local, sftp, s3 },
       jobs: { j: { sources: { data: throttledSource({ data, delayMs: 5 }) }, destinations: ['local', 'sftp', 's3'], compress: 'none' } },
     });
+    const st0 = await fs.statfs(mnt);
+    expect(st0.blocks * st0.bsize).toBeLessThanOrEqual(2 * MiB); // really the small tmpfs
     try {
       const r = await arca.run('j');
       expect(r.status).toBe('partial');

@@ -6,20 +6,27 @@
  * half-written is visible there, and once it is back `retryFailed` completes the copy.
  */
 import * as path from 'node:path';
-import { expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createArca, webhook, type Destination, type RunResult, type WebhookPayload } from '@arca/core';
 import { describeWithService } from '@arca/core/test-kit';
 import { startReceiver } from '../../packages/core/test/notifier-receiver.js';
 import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
-import { MiB, buildDestinations, closeAll, destinationSettings, filesUnder, hostRoots, patternBytes, serversProbe, startServers, tempDir, throttledSource, type Servers } from './harness.js';
+import { MiB, buildDestinations, closeAll, destinationSettings, filesUnder, hostRoots, patternBytes, serversProbe, throttledSource, useServers, useWorkDir } from './harness.js';
 
 type Name = 'local' | 'sftp' | 'ftp' | 's3';
 
 await describeWithService('a destination dies mid-upload (fan-out to local + SFTP + FTP + S3)', serversProbe, () => {
-  let srv: Servers;
+  const srv = useServers();
+  const dir = useWorkDir('arca-rel-dies');
   let proxy: FaultProxy;
   let work: string;
   let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  beforeAll(async () => {
+    work = dir.path;
+    proxy = await startFaultProxy(srv.s3rver.endpoint);
+    receiver = await startReceiver();
+  });
+  afterAll(() => proxy?.close());
 
   /**
    * Run one 3 MiB backup (~1.5 s of throttled dump) and call `kill` once 1 MiB has gone
@@ -91,14 +98,6 @@ await describeWithService('a destination dies mid-upload (fan-out to local + SFT
       await closeAll(dests);
     }
   };
-
-  it('setup: sshd, pure-ftpd, s3rver behind a fault proxy, a webhook receiver', async () => {
-    work = await tempDir('arca-rel-dies');
-    srv = await startServers();
-    proxy = await startFaultProxy(srv.s3rver.endpoint);
-    receiver = await startReceiver();
-    expect(proxy.endpoint).toMatch(/^http:/);
-  });
 
   it('sshd killed mid-upload: SFTP fails, the others complete, partial + notification, retryFailed completes after restart', async () => {
     await scenario('sshd', 'sftp', () => srv.sshd.kill(), () => srv.sshd.restart());

@@ -6,20 +6,18 @@
  * keeping the old identity next to the new one restores every backup.
  */
 import * as path from 'node:path';
-import { expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { age, createArca, directory, generateAgeIdentity, type Arca } from '@arca/core';
 import { describeWithService } from '@arca/core/test-kit';
 import { readTree, writeTree } from '../../packages/core/test/helpers.js';
-import { buildDestinations, closeAll, destinationSettings, serversProbe, startServers, tempDir, type Servers } from './harness.js';
+import { buildDestinations, closeAll, destinationSettings, serversProbe, useServers, useWorkDir } from './harness.js';
 
 await describeWithService('wrong and rotated encryption keys (local + S3)', serversProbe, () => {
-  let srv: Servers;
+  const srv = useServers();
+  const dir = useWorkDir('arca-rel-keys');
   let work: string;
-
-  it('setup', async () => {
-    work = await tempDir('arca-rel-keys');
-    srv = await startServers();
-    expect(srv.s3rver.port).toBeGreaterThan(0);
+  beforeAll(() => {
+    work = dir.path;
   });
 
   it('a backup made before a key rotation: wrong key refused with both key lists, target untouched; old + new identities restore both', async () => {

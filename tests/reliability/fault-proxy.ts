@@ -2,11 +2,10 @@
  * A small streaming HTTP proxy in front of s3rver for failures the fake cannot produce:
  * answering 5xx, dropping connections, or holding a request forever. Hand-written (and not
  * the dest-s3 harness's proxy) because that one buffers bodies and cannot drop a socket
- * mid-request. Closed after the file's tests.
+ * mid-request. The caller closes it.
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll } from 'vitest';
 
 export type Fault = 'forward' | 'hold' | 'drop' | { status: number; code: string };
 
@@ -63,6 +62,5 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       server.closeAllConnections();
       server.close(() => r());
     });
-  afterAll(() => proxy.close());
   return proxy;
 }

@@ -6,9 +6,10 @@
  */
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll } from 'vitest';
+import { afterAll, beforeAll } from 'vitest';
 import { localDir, type Destination, type Source } from '@arca/core';
 import { ftp } from '@arca/dest-ftp';
 import { s3 } from '@arca/dest-s3';
@@ -19,7 +20,6 @@ import { sshdProbe, startSshd, type Sshd } from '../../packages/dest-sftp/test/s
 
 export const MiB = 1 << 20;
 export const BUCKET = 'arca-reliability';
-export { tempDir } from '../../packages/core/test/helpers.js';
 
 /** Why the four-destination fan-out cannot run here (undefined when it can). */
 export async function serversProbe(): Promise<string | undefined> {
@@ -34,13 +34,32 @@ export interface Servers {
   bucketDir: string;
 }
 
-/** Start sshd, pure-ftpd and s3rver (each a real child process); stopped after the file's tests. */
-export async function startServers(): Promise<Servers> {
-  const [sshd, ftpd, s3rver] = await Promise.all([startSshd(), startPureFtpd(), startS3rver([BUCKET])]);
-  afterAll(async () => {
-    await Promise.all([sshd.stop(), ftpd.stop(), s3rver.stop()]);
+/**
+ * sshd, pure-ftpd and s3rver (each a real child process) for the enclosing describe block:
+ * started in its beforeAll, stopped in its afterAll. Call it in the describe body (hooks
+ * registered inside a test or another hook never run in vitest: servers would outlive the
+ * worker). The returned object is filled in before the first test.
+ */
+export function useServers(): Servers {
+  const box = {} as Servers;
+  beforeAll(async () => {
+    const [sshd, ftpd, s3rver] = await Promise.all([startSshd(), startPureFtpd(), startS3rver([BUCKET])]);
+    Object.assign(box, { sshd, ftpd, s3rver, bucketDir: path.join(s3rver.dir, BUCKET) });
   });
-  return { sshd, ftpd, s3rver, bucketDir: path.join(s3rver.dir, BUCKET) };
+  afterAll(async () => {
+    await Promise.all([box.sshd?.stop(), box.ftpd?.stop(), box.s3rver?.stop()]);
+  });
+  return box;
+}
+
+/** A temp folder for the enclosing describe block (created in beforeAll, removed in afterAll). */
+export function useWorkDir(label: string): { path: string } {
+  const box = { path: '' };
+  beforeAll(async () => {
+    box.path = await fs.mkdtemp(path.join(tmpdir(), `${label}-`));
+  });
+  afterAll(() => (box.path ? fs.rm(box.path, { recursive: true, force: true }) : undefined));
+  return box;
 }
 
 /** Plain settings for the four destinations; `sub` keeps each test's data apart. */

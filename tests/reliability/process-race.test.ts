@@ -7,18 +7,23 @@
  */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { createArca, directory } from '@arca/core';
 import { describeWithService } from '@arca/core/test-kit';
 import { startChild } from '../../packages/core/test/process-harness.js';
 import { PG, probePostgres } from '../../packages/source-postgres/test/pg-helpers.js';
 import { bundleFixture } from './child-harness.js';
-import { buildDestinations, closeAll, destinationSettings, filesUnder, hostRoots, serversProbe, startServers, tempDir, type Servers } from './harness.js';
+import { buildDestinations, closeAll, destinationSettings, filesUnder, hostRoots, serversProbe, useServers, useWorkDir } from './harness.js';
 
 await describeWithService('two processes racing for the same job (local + SFTP + FTP + S3)', async () => (await serversProbe()) ?? (await probePostgres()), () => {
-  let srv: Servers;
+  const srv = useServers();
+  const dir = useWorkDir('arca-rel-race');
   let child: string;
   let work: string;
+  beforeAll(async () => {
+    work = dir.path;
+    child = await bundleFixture('race-child');
+  });
 
   const race = async (sub: string, lockArgs: string[]) => {
     const settings = destinationSettings(srv, work, sub);
@@ -53,12 +58,6 @@ await describeWithService('two processes racing for the same job (local + SFTP +
       await closeAll(dests);
     }
   };
-
-  it('setup: servers and the child bundle', async () => {
-    work = await tempDir('arca-rel-race');
-    [srv, child] = await Promise.all([startServers(), bundleFixture('race-child')]);
-    expect(child).toMatch(/race-child/);
-  });
 
   it('file lock on one host: one run, one LOCKED, one complete backup everywhere', async () => {
     const locks = path.join(work, 'locks');
