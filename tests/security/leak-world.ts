@@ -62,33 +62,9 @@ export async function startWorld(): Promise<World> {
     const key = generateAgeIdentity();
     secrets.ageIdentity = key.identity;
 
-    // PostgreSQL: a role with a password owning a small database.
-    const pgUser = `arca_sec_${tag}`;
-    const pgDb = `arca_t_sec_${tag}`;
-    await sql('postgres', `CREATE ROLE "${pgUser}" LOGIN CREATEDB PASSWORD '${secrets.pgPassword}'`);
-    cleanups.push(async () => {
-      for (const r of await sql<{ datname: string }>('postgres', `SELECT datname FROM pg_database WHERE datname LIKE '${pgDb}%'`)) {
-        await sql('postgres', `DROP DATABASE IF EXISTS "${r.datname}" WITH (FORCE)`);
-      }
-      await sql('postgres', `DROP ROLE IF EXISTS "${pgUser}"`);
-    });
-    await sql('postgres', `CREATE DATABASE "${pgDb}" OWNER "${pgUser}"`);
-    await sql(pgDb, `SET ROLE "${pgUser}"; CREATE TABLE tickets (id int PRIMARY KEY, title text); INSERT INTO tickets SELECT g, 'ticket ' || g FROM generate_series(1, 50) g`);
-
-    // MariaDB: a user with a password and its own databases (the database and its scratch copies).
-    const my = await admin();
-    const myUser = `arcat_sec_${tag}`;
-    const myDb = `arcat_sec_${tag}`;
-    cleanups.push(() => my.end());
-    await my.query(`CREATE DATABASE \`${myDb}\``);
-    cleanups.push(async () => {
-      const [rows] = await my.query(`SHOW DATABASES LIKE '${myDb}%'`);
-      for (const r of rows as Array<Record<string, string>>) await my.query(`DROP DATABASE IF EXISTS \`${Object.values(r)[0]}\``);
-    });
-    await my.query(`CREATE TABLE \`${myDb}\`.orders (id int PRIMARY KEY, note varchar(50))`);
-    await my.query(`INSERT INTO \`${myDb}\`.orders VALUES (1, 'pallet'), (2, 'crate')`);
-    const dropUser = await createUser(my, myUser, secrets.mysqlPassword, [`ALL PRIVILEGES ON \`${myDb.replace(/_/g, '\\_')}%\`.*`, 'SELECT ON mysql.proc', 'RELOAD, BINLOG MONITOR, SET USER ON *.*']);
-    cleanups.push(dropUser);
+    const dbs = await createDatabases(tag, secrets.pgPassword, secrets.mysqlPassword);
+    cleanups.push(dbs.drop);
+    const { pg, mysql } = dbs;
 
     // S3 (s3rver, which checks request signatures): the canary key pair is registered with it.
     const bucket = `arca-sec-${tag}`;
@@ -130,8 +106,8 @@ export async function startWorld(): Promise<World> {
 
     return {
       canaries: canarySet(secrets),
-      pg: { host: '127.0.0.1', port: 5432, user: pgUser, password: secrets.pgPassword, database: pgDb },
-      mysql: { host: '127.0.0.1', port: 3306, user: myUser, password: secrets.mysqlPassword, database: myDb },
+      pg,
+      mysql,
       s3: { endpoint: s3.endpoint, bucket, accessKeyId: secrets.s3AccessKeyId, secretAccessKey: secrets.s3SecretAccessKey, dir: s3.dir },
       sftp: { host: sshd.host, port: sshd.port, username: sshd.username, password: sshd.password, root: sshd.root, fingerprint: sshd.fingerprint },
       smtp,
@@ -143,6 +119,62 @@ export async function startWorld(): Promise<World> {
     };
   } catch (e) {
     await stop();
+    throw e;
+  }
+}
+
+export interface DbLogins {
+  pg: { host: string; port: number; user: string; password: string; database: string };
+  mysql: { host: string; port: number; user: string; password: string; database: string };
+  drop(): Promise<void>;
+}
+
+/**
+ * A PostgreSQL role with a password owning a small database, and a MariaDB user with a password
+ * and its own databases (`<db>` and scratch copies `<db>_*`). `drop()` removes all of it.
+ */
+export async function createDatabases(tag: string, pgPassword: string, mysqlPassword: string): Promise<DbLogins> {
+  const cleanups: Array<() => Promise<unknown>> = [];
+  const drop = async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => {});
+  };
+  try {
+    const secrets = { pgPassword, mysqlPassword };
+    // PostgreSQL: a role with a password owning a small database.
+    const pgUser = `arca_sec_${tag}`;
+    const pgDb = `arca_t_sec_${tag}`;
+    await sql('postgres', `CREATE ROLE "${pgUser}" LOGIN CREATEDB PASSWORD '${secrets.pgPassword}'`);
+    cleanups.push(async () => {
+      for (const r of await sql<{ datname: string }>('postgres', `SELECT datname FROM pg_database WHERE datname LIKE '${pgDb}%'`)) {
+        await sql('postgres', `DROP DATABASE IF EXISTS "${r.datname}" WITH (FORCE)`);
+      }
+      await sql('postgres', `DROP ROLE IF EXISTS "${pgUser}"`);
+    });
+    await sql('postgres', `CREATE DATABASE "${pgDb}" OWNER "${pgUser}"`);
+    await sql(pgDb, `SET ROLE "${pgUser}"; CREATE TABLE tickets (id int PRIMARY KEY, title text); INSERT INTO tickets SELECT g, 'ticket ' || g FROM generate_series(1, 50) g`);
+
+    // MariaDB: a user with a password and its own databases (the database and its scratch copies).
+    const my = await admin();
+    const myUser = `arcat_sec_${tag}`;
+    const myDb = `arcat_sec_${tag}`;
+    cleanups.push(() => my.end());
+    await my.query(`CREATE DATABASE \`${myDb}\``);
+    cleanups.push(async () => {
+      const [rows] = await my.query(`SHOW DATABASES LIKE '${myDb}%'`);
+      for (const r of rows as Array<Record<string, string>>) await my.query(`DROP DATABASE IF EXISTS \`${Object.values(r)[0]}\``);
+    });
+    await my.query(`CREATE TABLE \`${myDb}\`.orders (id int PRIMARY KEY, note varchar(50))`);
+    await my.query(`INSERT INTO \`${myDb}\`.orders VALUES (1, 'pallet'), (2, 'crate')`);
+    const dropUser = await createUser(my, myUser, secrets.mysqlPassword, [`ALL PRIVILEGES ON \`${myDb.replace(/_/g, '\\_')}%\`.*`, 'SELECT ON mysql.proc', 'RELOAD, BINLOG MONITOR, SET USER ON *.*']);
+    cleanups.push(dropUser);
+
+    return {
+      pg: { host: '127.0.0.1', port: 5432, user: pgUser, password: pgPassword, database: pgDb },
+      mysql: { host: '127.0.0.1', port: 3306, user: myUser, password: mysqlPassword, database: myDb },
+      drop,
+    };
+  } catch (e) {
+    await drop();
     throw e;
   }
 }
