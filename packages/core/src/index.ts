@@ -52,5 +52,5 @@ export { webhook, signWebhook, verifyWebhookSignature } from './notifiers/webhoo
 export type { WebhookOptions, WebhookPayload } from './notifiers/webhook-notifier.js';
 export { slack, discord, teams, telegram, slackPayload, discordPayload, teamsPayload, telegramPayload } from './notifiers/chat-notifiers.js';
 export type { ChatNotifierOptions, SlackOptions, DiscordOptions, TeamsOptions, TelegramOptions } from './notifiers/chat-notifiers.js';
-export { summarizeEvent, eventKind, wantsFor, DEFAULT_NOTIFY_ON } from './notifiers/notifier-support.js';
+export { summarizeEvent, eventKind, wantsFor, DEFAULT_NOTIFY_ON, NotifyOnSchema } from './notifiers/notifier-support.js';
 export type { NotifyOn, EventSummary } from './notifiers/notifier-support.js';

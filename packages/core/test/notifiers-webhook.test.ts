@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createArca, localDir, redact, signWebhook, verifyWebhookSignature, webhook, type ArcaEvents, type WebhookPayload } from '@arca/core';
@@ -40,6 +41,28 @@ describe('webhook() notifier against a real local HTTP receiver', () => {
     const payload = req!.json as WebhookPayload;
     expect(payload).toMatchObject({ version: 1, event: 'run:done', kind: 'failure', job: 'bad', title: 'Backup failed: bad', data: { runId: run.runId, status: 'failed', trigger: { actor: 'alice' } } });
     expect(payload.text).toContain('SOURCE_FAILED');
+  });
+
+  it('a failed verification (a copy that no longer matches its manifest) is sent as verify-failed; a passing one is not', async () => {
+    const rx = await startReceiver();
+    const dir = await tempDir();
+    const arca = createArca({
+      destinations: { local: localDir({ path: path.join(dir, 'a') }) },
+      jobs: { good: { sources: { data: syntheticSource(4096) }, destinations: ['local'] } },
+      notifiers: [webhook({ url: rx.url('/v') })],
+    });
+    const run = await arca.run('good');
+    expect((await arca.verify('good', run.backupId)).ok).toBe(true);
+    const file = path.join(dir, 'a', 'good', run.backupId, run.artifacts[0]!.file);
+    const bytes = await fs.readFile(file);
+    bytes[100] ^= 0xff;
+    await fs.writeFile(file, bytes);
+    expect((await arca.verify('good', run.backupId, { actor: 'cron' })).ok).toBe(false);
+    const [req] = await rx.waitFor(1);
+    expect(rx.received).toHaveLength(1);
+    const payload = req!.json as WebhookPayload;
+    expect(payload).toMatchObject({ event: 'audit', kind: 'verify-failed', job: 'good', title: 'Backup verification failed: good', data: { action: 'verify', ok: false, actor: 'cron', backupId: run.backupId } });
+    expect(payload.text).toMatch(/corrupt/);
   });
 
   it('on: ["success"] sends successes only; no secret means no signature headers', async () => {

@@ -1,6 +1,6 @@
 import nodemailer from 'nodemailer';
 import { z } from 'zod';
-import { ArcaError, ErrorCodes, abortError, parseOptions, redact, registerSecret, summarizeEvent, wantsFor, type ArcaEvent, type Notifier, type NotifyOn } from '@arca/core';
+import { ArcaError, ErrorCodes, abortError, parseOptions, redact, registerSecret, summarizeEvent, wantsFor, NotifyOnSchema, type ArcaEvent, type Notifier, type NotifyOn } from '@arca/core';
 import { renderEmail } from './email-format.js';
 
 export interface SmtpOptions {
@@ -63,7 +63,7 @@ const Schema = z
     cc: addressList.optional(),
     bcc: addressList.optional(),
     subjectPrefix: z.string().max(100).optional(),
-    on: z.array(z.enum(['failure', 'partial', 'success', 'skipped', 'unhealthy', 'recovered'])).min(1).optional(),
+    on: NotifyOnSchema.optional(),
     timeoutMs: z.number().int().positive().optional(),
     name: z.string().min(1).optional(),
   })

@@ -1,19 +1,20 @@
 import { z } from 'zod';
-import type { ArcaEvent, JobHealth, RunResult, SignalOptions } from '../contracts.js';
+import type { ArcaEvent, AuditEntry, JobHealth, RunResult, SignalOptions } from '../contracts.js';
 import { ArcaError, ErrorCodes, abortError, redact } from '../errors.js';
 import { formatAge, formatBytes } from '../retention/duration-parse.js';
 
 /**
  * What a notifier can be told about: `failure` / `partial` / `success` (run results),
  * `skipped` (a scheduled run skipped, e.g. the previous one still running), `unhealthy` /
- * `recovered` (health changes).
+ * `recovered` (health changes), `verify-failed` (a stored copy failed its checksum, or a
+ * restore drill failed).
  */
-export type NotifyOn = 'failure' | 'partial' | 'success' | 'skipped' | 'unhealthy' | 'recovered';
+export type NotifyOn = 'failure' | 'partial' | 'success' | 'skipped' | 'unhealthy' | 'recovered' | 'verify-failed';
 
 /** Default filter: everything but `success` and `skipped`. */
-export const DEFAULT_NOTIFY_ON: readonly NotifyOn[] = ['failure', 'partial', 'unhealthy', 'recovered'];
+export const DEFAULT_NOTIFY_ON: readonly NotifyOn[] = ['failure', 'partial', 'unhealthy', 'recovered', 'verify-failed'];
 
-export const NotifyOnSchema = z.array(z.enum(['failure', 'partial', 'success', 'skipped', 'unhealthy', 'recovered'])).min(1, 'give at least one event kind, or leave `on` out for the default');
+export const NotifyOnSchema = z.array(z.enum(['failure', 'partial', 'success', 'skipped', 'unhealthy', 'recovered', 'verify-failed'])).min(1, 'give at least one event kind, or leave `on` out for the default');
 
 /** The kind of an event for `on` filters, or `undefined` for events notifiers never receive. */
 export function eventKind(e: ArcaEvent): NotifyOn | undefined {
@@ -24,6 +25,8 @@ export function eventKind(e: ArcaEvent): NotifyOn | undefined {
       return 'unhealthy';
     case 'health:recovered':
       return 'recovered';
+    case 'audit':
+      return e.data.action === 'verify' && !e.data.ok ? 'verify-failed' : undefined;
     default:
       return (e.type as string) === 'run:skipped' ? 'skipped' : undefined;
   }
@@ -90,6 +93,26 @@ function healthSummary(h: JobHealth, recovered: boolean): EventSummary {
   };
 }
 
+function verifySummary(a: AuditEntry): EventSummary {
+  const d = (a.details ?? {}) as { level?: string; destinations?: Array<{ name: string; holds: boolean; ok: boolean }>; drills?: Array<{ source: string; ok: boolean; problems: string[] }> };
+  const fields: EventSummary['fields'] = [
+    { label: 'Job', value: a.job },
+    { label: 'Backup', value: a.backupId },
+    { label: 'Level', value: d.level ?? 'checksum' },
+  ];
+  for (const x of d.destinations ?? []) fields.push({ label: `Destination ${x.name}`, value: !x.holds ? 'does not hold it' : x.ok ? 'ok' : 'CORRUPT: does not match its manifest' });
+  for (const x of d.drills ?? []) fields.push({ label: `Restore drill ${x.source}`, value: x.ok ? 'ok' : `FAILED: ${x.problems.join(' ')}` });
+  const ok = a.ok;
+  return {
+    kind: ok ? 'other' : 'verify-failed',
+    severity: ok ? 'ok' : 'critical',
+    job: a.job,
+    title: `${ok ? 'Backup verified' : 'Backup verification failed'}: ${a.job}`,
+    text: ok ? 'Every copy matches its manifest.' : 'A stored copy is missing or corrupt, or a restore drill failed: restore from a healthy copy, run retryFailed to replace the bad one, and take a fresh backup.',
+    fields,
+  };
+}
+
 /** A human summary of an event, shared by every formatter (chat, e-mail). Redacted. */
 export function summarizeEvent(e: ArcaEvent): EventSummary {
   let s: EventSummary;
@@ -97,6 +120,7 @@ export function summarizeEvent(e: ArcaEvent): EventSummary {
   else if ((e.type as string) === 'run:skipped') s = runSummary(e.data as unknown as RunResult);
   else if (e.type === 'health:unhealthy') s = healthSummary(e.data, false);
   else if (e.type === 'health:recovered') s = healthSummary(e.data, true);
+  else if (e.type === 'audit' && e.data.action === 'verify') s = verifySummary(e.data);
   else s = { kind: 'other', severity: 'warning', title: `Arca event: ${e.type}`, text: JSON.stringify(e.data).slice(0, 1000), fields: [] };
   return { ...s, title: redact(s.title), text: redact(s.text), fields: s.fields.map((f) => ({ label: f.label, value: redact(f.value) })) };
 }

@@ -34,9 +34,9 @@ const WebhookSchema = z
 export interface WebhookPayload {
   /** Payload format version. */
   version: 1;
-  /** The Arca event type: `run:done`, `health:unhealthy`, `health:recovered`, `run:skipped`. */
+  /** The Arca event type: `run:done`, `health:unhealthy`, `health:recovered`, `run:skipped`, `audit` (a failed verify). */
   event: string;
-  /** `failure`, `partial`, `success`, `skipped`, `unhealthy` or `recovered`. */
+  /** `failure`, `partial`, `success`, `skipped`, `unhealthy`, `recovered` or `verify-failed`. */
   kind: string;
   job?: string;
   /** A readable summary, for gateways that only forward text (SMS). */

@@ -1,9 +1,9 @@
-import type { DrillOutcome, SignalOptions } from '../contracts.js';
+import type { AuditEntry, DrillOutcome, SignalOptions } from '../contracts.js';
 import { ArcaError, ErrorCodes, isArcaError, serializeError, type SerializedError } from '../errors.js';
 import { backupPrefix } from '../keys.js';
 import { hashStream } from '../streams.js';
 import { findHolders } from '../catalog/catalog.js';
-import { type ArcaContext, getJob, record, selectDestinations } from '../pipeline/context.js';
+import { type ArcaContext, getJob, notify, record, selectDestinations } from '../pipeline/context.js';
 import { decodeArtifact } from './restore-backup.js';
 
 export type VerifyLevel = 'exists' | 'checksum' | 'restore';
@@ -104,8 +104,7 @@ export async function verifyBackup(ctx: ArcaContext, jobName: string, backupId: 
     report.drills = await drillAll(ctx, job, holders, destinations, o.signal);
     report.ok &&= report.drills.every((d) => d.ok);
   }
-  await record(ctx, {
-    type: 'audit',
+  const audit: AuditEntry = {
     action: 'verify',
     job: job.name,
     backupId,
@@ -117,7 +116,10 @@ export async function verifyBackup(ctx: ArcaContext, jobName: string, backupId: 
       destinations: destinations.map((d) => ({ name: d.name, holds: d.holds, ok: d.ok })),
       ...(report.drills ? { drills: report.drills.map((d) => ({ source: d.source, ok: d.ok, durationMs: d.durationMs, problems: d.problems })) } : {}),
     },
-  });
+  };
+  await record(ctx, { type: 'audit', ...audit });
+  // A copy that no longer matches its manifest (or a failed drill) is silent data loss in waiting: tell someone.
+  if (!report.ok) await notify(ctx, { type: 'audit', data: audit });
   return report;
 }
 

@@ -58,7 +58,10 @@ export async function record(ctx: ArcaContext, entry: RunLogEntry): Promise<void
 }
 
 const defaultWants = (e: ArcaEvent) =>
-  (e.type === 'run:done' && e.data.status !== 'completed') || e.type === 'health:unhealthy' || e.type === 'health:recovered';
+  (e.type === 'run:done' && e.data.status !== 'completed') ||
+  e.type === 'health:unhealthy' ||
+  e.type === 'health:recovered' ||
+  (e.type === 'audit' && e.data.action === 'verify' && !e.data.ok);
 
 /** A notifier gets this long per event; one that ignores its signal is given up on (never awaited past it). */
 const NOTIFY_TIMEOUT_MS = 30_000;
