@@ -55,7 +55,7 @@ describe('webhook() notifier against a real local HTTP receiver', () => {
     expect((await arca.verify('good', run.backupId)).ok).toBe(true);
     const file = path.join(dir, 'a', 'good', run.backupId, run.artifacts[0]!.file);
     const bytes = await fs.readFile(file);
-    bytes[100] ^= 0xff;
+    bytes[100] = bytes[100]! ^ 0xff;
     await fs.writeFile(file, bytes);
     expect((await arca.verify('good', run.backupId, { actor: 'cron' })).ok).toBe(false);
     const [req] = await rx.waitFor(1);
