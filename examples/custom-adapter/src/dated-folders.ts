@@ -11,7 +11,7 @@
  * `undated/`. `list` walks the day folders and strips the day again.
  *
  * It is built on node:fs alone on purpose: the point of the template is to show every MUST
- * of the Destination contract (see docs/writing-adapters.md) in one readable file.
+ * of the Destination contract (see docs/writing-an-adapter.md) in one readable file.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
