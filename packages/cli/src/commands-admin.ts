@@ -85,7 +85,7 @@ export async function healthCommand(ctx: CommandContext, jobNames: string[]): Pr
 /** Run history and audit entries, newest first; `--csv` writes the CSV export (the same as the admin UI's). */
 export async function runsCommand(ctx: CommandContext, job: string | undefined, o: { limit?: string; status?: string[]; since?: string; type?: string; csv?: boolean }): Promise<Outcome> {
   const { arca } = await ctx.load();
-  if (job) pickJobs(arca, [job]);
+  if (job !== undefined) pickJobs(arca, [job]); // "" is an unknown job, not every job
   const limit = o.limit === undefined ? 50 : Number(o.limit);
   if (!Number.isInteger(limit) || limit < 0) throw new UsageError(`--limit must be a whole number (got ${JSON.stringify(o.limit)}).`);
   if (o.type !== undefined && o.type !== 'run' && o.type !== 'audit') throw new UsageError('--type must be "run" or "audit".');

@@ -11,7 +11,7 @@ import type { LoadedConfig } from './config-load.js';
 
 export async function listCommand(ctx: CommandContext, job: string | undefined): Promise<Outcome> {
   const { arca } = await ctx.load();
-  const jobs = pickJobs(arca, job ? [job] : []);
+  const jobs = pickJobs(arca, job !== undefined ? [job] : []); // "" (an unset $JOB) is an unknown job, not every job
   const backups: BackupSummary[] = [];
   for (const j of jobs) backups.push(...(await arca.list(j, { signal: ctx.signal })));
   return {
@@ -175,7 +175,7 @@ export async function retryCommand(ctx: CommandContext, job: string, idArg: stri
 export async function pruneCommand(ctx: CommandContext, job: string | undefined, o: { dryRun?: boolean; leftoverGrace?: string }): Promise<Outcome> {
   const { arca } = await ctx.load();
   if (!has(arca, 'prune')) notSupported('prune');
-  const jobs = pickJobs(arca, job ? [job] : []);
+  const jobs = pickJobs(arca, job !== undefined ? [job] : []); // "" (an unset $JOB) is an unknown job, not every job
   const reports: PruneReport[] = [];
   for (const j of jobs) reports.push(await arca.prune(j, { dryRun: !!o.dryRun, leftoverGrace: o.leftoverGrace, actor: ctx.actor, signal: ctx.signal }));
   const ok = reports.every((r) => r.ok);
