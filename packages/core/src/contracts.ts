@@ -108,6 +108,15 @@ export interface ObjectInfo {
   modifiedAt?: Date;
 }
 
+export interface ListOptions extends SignalOptions {
+  /**
+   * Also list this destination's own temporary files (an interrupted put's temp file, left
+   * behind when the process was killed), so `prune` and `deleteBackup` can remove them.
+   * Only Arca's core passes it; destinations without temp files ignore it.
+   */
+  includeTemp?: boolean;
+}
+
 export interface PutOptions extends SignalOptions {
   /** Size if known beforehand (lets S3 choose a part size); the stream is still the truth. */
   expectedBytes?: number;
@@ -138,9 +147,10 @@ export interface Destination {
   get(key: string, o?: SignalOptions): Promise<AsyncIterable<Bytes>>;
   /**
    * Every object whose key starts with `prefix` (`''` for all), paginating internally.
-   * Order is not specified. MUST NOT list in-progress temporary objects.
+   * Order is not specified. MUST NOT list in-progress temporary objects, unless asked with
+   * `includeTemp`.
    */
-  list(prefix: string, o?: SignalOptions): AsyncIterable<ObjectInfo>;
+  list(prefix: string, o?: ListOptions): AsyncIterable<ObjectInfo>;
   /** Size and time of one object, or `undefined` when it does not exist. */
   stat(key: string, o?: SignalOptions): Promise<ObjectInfo | undefined>;
   /** Delete objects; keys that do not exist are ignored. MUST reject if any existing key could not be deleted. */

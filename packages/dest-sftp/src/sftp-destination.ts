@@ -334,8 +334,7 @@ export function sftp(options: SftpOptions): SftpDestination {
       }
     },
 
-    // `includeTemp` (passed by prune and delete, not in the public contract yet): also list temp files of interrupted puts (a killed process leaves them), so they can be removed.
-    list(prefix, o: { signal?: AbortSignal; includeTemp?: boolean } = {}): AsyncIterable<ObjectInfo> {
+    list(prefix, o = {}): AsyncIterable<ObjectInfo> {
       assertValidPrefix(prefix);
       const slash = prefix.lastIndexOf('/');
       const base = slash >= 0 ? prefix.slice(0, slash) : '';

@@ -130,8 +130,7 @@ export function localDir(options: LocalDirOptions): Destination {
       }
     },
 
-    // `includeTemp` (passed by prune and delete, not in the public contract yet): also list temp files of interrupted puts (a killed process leaves them), so they can be removed.
-    list(prefix, o: { signal?: AbortSignal; includeTemp?: boolean } = {}): AsyncIterable<ObjectInfo> {
+    list(prefix, o = {}): AsyncIterable<ObjectInfo> {
       assertValidPrefix(prefix);
       // Walk only the folder the prefix points into, then filter by the full prefix.
       const slash = prefix.lastIndexOf('/');

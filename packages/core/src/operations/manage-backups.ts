@@ -30,7 +30,7 @@ export async function deleteBackup(ctx: ArcaContext, jobName: string, backupId: 
     try {
       const keys: string[] = [];
       // includeTemp: temp files of an interrupted put (a killed process) go with the backup.
-      for await (const obj of d.destination.list(prefix, { ...o, includeTemp: true } as SignalOptions)) keys.push(obj.key);
+      for await (const obj of d.destination.list(prefix, { ...o, includeTemp: true })) keys.push(obj.key);
       if (!keys.length) continue;
       const manifest = prefix + MANIFEST_FILE;
       if (keys.includes(manifest)) await d.destination.delete([manifest], o);
@@ -76,7 +76,7 @@ export async function retryFailed(ctx: ArcaContext, jobName: string, backupId: s
     // ends up holding exactly the backup, not the backup plus a dead temp file.
     try {
       const stale: string[] = [];
-      for await (const obj of d.destination.list(backupPrefix(job.name, backupId), { ...o, includeTemp: true } as SignalOptions)) stale.push(obj.key);
+      for await (const obj of d.destination.list(backupPrefix(job.name, backupId), { ...o, includeTemp: true })) stale.push(obj.key);
       // (a folder with a manifest.json the catalog refused is left for a person, as prune does)
       if (stale.length && !stale.includes(backupPrefix(job.name, backupId) + MANIFEST_FILE)) await d.destination.delete(stale, o);
     } catch (e) {

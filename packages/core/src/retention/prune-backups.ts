@@ -187,7 +187,7 @@ async function findLeftovers(
     const folders = new Map<string, { objects: number; bytes: number; manifest: boolean }>();
     try {
       // includeTemp: a folder holding only temp files of a killed run is a leftover too (file destinations hide them from list()).
-      for await (const obj of d.destination.list(`${job}/`, { ...o, includeTemp: true } as SignalOptions)) {
+      for await (const obj of d.destination.list(`${job}/`, { ...o, includeTemp: true })) {
         const parts = obj.key.split('/');
         if (parts.length < 3 || !isValidBackupId(parts[1])) continue;
         const f = folders.get(parts[1]!) ?? { objects: 0, bytes: 0, manifest: false };
