@@ -84,7 +84,8 @@ export interface SpawnedTool {
 
 /**
  * Start a PostgreSQL client tool with the connection in its environment (never argv).
- * stdout is a stream (not buffered); stderr keeps a redacted tail for error messages.
+ * stdout is a paused stream (not buffered, nothing lost until it is read or resumed);
+ * stderr keeps a redacted tail for error messages.
  * The child is killed (SIGTERM, then SIGKILL after 5 s) when `signal` aborts.
  */
 export async function spawnTool(
@@ -115,6 +116,10 @@ export async function spawnTool(
     throw e;
   }
   child.stderr?.on('data', (c: Buffer) => stderr.push(c));
+  // With buffer: false, execa resumes (i.e. discards) a stdout nobody reads by the next
+  // tick. Paused, the output waits in the pipe (pg_dump blocks) until the consumer reads it,
+  // however late: a dump() stream read after a delay lost small dumps entirely.
+  child.stdout?.pause();
   return { child, stderr, done: async () => void (await pass?.remove()) };
 }
 

@@ -88,6 +88,14 @@ await describeWithService('pg_dump custom archives from a pipe: data offsets, st
     expect((await whole.patchOffsets(cf)).complete).toBe(false);
   });
 
+  it('a dump() stream read late, after pg_dump exited, still yields every byte (execa must not drain an unread stdout)', async () => {
+    const d = await postgres({ ...PG, database: db }).dump();
+    await new Promise((r) => setTimeout(r, 1500));
+    const late = await collect(d.stream);
+    expect(late.byteLength).toBe(piped.byteLength);
+    expect(late.subarray(HEADER).equals(piped.subarray(HEADER))).toBe(true);
+  });
+
   it('a streamed swap restore (jobs 1) whose input fails its checksum at the very end leaves the target and no scratch database, though pg_restore could have succeeded', async () => {
     const target = await createDb('stream_keep');
     await sql(target, "CREATE TABLE keep_me (v text); INSERT INTO keep_me VALUES ('precious')");
