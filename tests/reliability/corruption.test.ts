@@ -57,7 +57,8 @@ await describeWithService('corrupted artifacts across local + SFTP + FTP + S3', 
       const row = (n: string) => v.destinations.find((d) => d.name === n)!;
       const art = (n: string, f: string) => row(n).artifacts.find((a) => a.file === f)!;
       // local: its manifest is another backup's, so it does not hold this one; the catalog says why
-      expect(row('local')).toMatchObject({ holds: false, ok: false });
+      expect(row('local')).toMatchObject({ holds: false, ok: false, error: { code: 'CORRUPT_ARTIFACT' } });
+      expect(row('local').error!.message).toBe(`local:j/${one.backupId}/manifest.json describes j/${two.backupId}, not j/${one.backupId}: it was moved or tampered with.`);
       expect(errors.map((e) => e.error.message).join('\n')).toMatch(new RegExp(`local:j/${one.backupId}/manifest.json describes j/${two.backupId}, not j/${one.backupId}`));
       // SFTP: the flipped byte, same size, wrong sha256
       expect(art('sftp', media)).toMatchObject({ ok: false, actualBytes: one.artifacts.find((a) => a.source === 'media')!.bytes, error: { code: 'CHECKSUM_MISMATCH' } });

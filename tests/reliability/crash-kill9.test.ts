@@ -8,7 +8,7 @@
  */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createArca, directory } from '@arca/core';
 import { describeWithService } from '@arca/core/test-kit';
 import { startChild } from '../../packages/core/test/process-harness.js';
@@ -25,6 +25,7 @@ await describeWithService('kill -9 of a backup fanning out to local + SFTP + FTP
     work = dir.path;
     child = await bundleFixture('backup-child');
   });
+  afterAll(() => (child ? fs.rm(child, { force: true }) : undefined));
 
   const setup = async (sub: string, s3Endpoint?: string) => {
     const settings = destinationSettings(srv, work, sub, s3Endpoint);

@@ -7,7 +7,7 @@
  */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createArca, directory } from '@arca/core';
 import { describeWithService } from '@arca/core/test-kit';
 import { startChild } from '../../packages/core/test/process-harness.js';
@@ -24,6 +24,7 @@ await describeWithService('two processes racing for the same job (local + SFTP +
     work = dir.path;
     child = await bundleFixture('race-child');
   });
+  afterAll(() => (child ? fs.rm(child, { force: true }) : undefined));
 
   const race = async (sub: string, lockArgs: string[]) => {
     const settings = destinationSettings(srv, work, sub);

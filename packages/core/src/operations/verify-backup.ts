@@ -2,7 +2,7 @@ import type { AuditEntry, DrillOutcome, SignalOptions } from '../contracts.js';
 import { ArcaError, ErrorCodes, isArcaError, serializeError, type SerializedError } from '../errors.js';
 import { backupPrefix } from '../keys.js';
 import { hashStream } from '../streams.js';
-import { findHolders } from '../catalog/catalog.js';
+import { findHolders, readManifest } from '../catalog/catalog.js';
 import { type ArcaContext, getJob, notify, record, selectDestinations } from '../pipeline/context.js';
 import { decodeArtifact } from './restore-backup.js';
 
@@ -35,7 +35,8 @@ export interface VerifyReport {
   level: VerifyLevel;
   /** True when at least one destination holds the backup and every holder passed. */
   ok: boolean;
-  destinations: Array<{ name: string; holds: boolean; ok: boolean; artifacts: ArtifactCheck[]; durationMs: number }>;
+  /** `error`: why a destination that has a manifest.json for this backup does not hold it (unreadable, invalid, another backup's). */
+  destinations: Array<{ name: string; holds: boolean; ok: boolean; artifacts: ArtifactCheck[]; durationMs: number; error?: SerializedError }>;
   /** Level `restore`: one entry per artifact whose source can drill. */
   drills?: DrillCheck[];
 }
@@ -70,7 +71,14 @@ export async function verifyBackup(ctx: ArcaContext, jobName: string, backupId: 
     wanted.map(async (d) => {
       const t0 = Date.now();
       const holder = holders.find((h) => h.dest.name === d.name);
-      if (!holder) return { name: d.name, holds: false, ok: false, artifacts: [], durationMs: 0 };
+      if (!holder) {
+        // No copy, or a manifest.json that is not this backup's valid manifest: say which.
+        const error = await readManifest(d, job.name, backupId, o).then(
+          () => undefined,
+          (e: unknown) => (isArcaError(e, 'ABORTED') ? Promise.reject(e) : isArcaError(e, 'NOT_FOUND') ? undefined : serializeError(e)),
+        );
+        return { name: d.name, holds: false, ok: false, artifacts: [], durationMs: 0, ...(error ? { error } : {}) };
+      }
       const artifacts: ArtifactCheck[] = [];
       for (const a of holder.manifest.artifacts) {
         const key = prefix + a.file;
