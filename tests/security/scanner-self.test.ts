@@ -43,8 +43,8 @@ describe('leak scanner self-test', () => {
     expect(tree.leaks.map((l) => path.basename(l.where))).toContain('manifest.json');
 
     const sampler = await startSampler({ canaries: set, watchDirs: [dir] });
-    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 300)', `--password=${pw}`], { stdio: 'ignore' });
-    await new Promise((r) => child.on('exit', r));
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 300)', '--', `--password=${pw}`], { stdio: 'ignore' });
+    expect(await new Promise((r) => child.on('exit', r))).toBe(0); // it ran its 300 ms
     const report = await sampler.stop();
     expect(report.leaks.some((l) => l.pid === child.pid && l.what.startsWith('pw (raw)'))).toBe(true);
     expect(report.modes[`f ${path.join(dir, 'a', 'b', 'manifest.json')}`]).toEqual(['0640']);
