@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -133,8 +133,16 @@ export async function uploadStream(data: AsyncIterable<Uint8Array>, p: UploadPar
   const small: Uint8Array[] = [];
   let cur: Buffer | undefined;
   let curLen = 0;
+  /**
+   * MD5 of the part being filled, updated as each chunk is copied in: no 8 MiB hash blocking
+   * the event loop when a part is full, and none at all when neither Content-MD5 nor the
+   * ETag check needs it.
+   */
+  const needMd5 = p.contentMd5 || p.verifyEtag;
+  let curHash: Hash | undefined;
   /** Part 1 once full, held until we know more data follows (else it is a single PutObject). */
   let firstFull: Buffer | undefined;
+  let firstDigest: Buffer | undefined;
   let bytes = 0;
   let partNo = 0;
   let uploadId: string | undefined;
@@ -162,19 +170,18 @@ export async function uploadStream(data: AsyncIterable<Uint8Array>, p: UploadPar
     if (!uploadId) throw new ArcaError(ErrorCodes.DEST_UNREACHABLE, `${p.where}: the server returned no UploadId for CreateMultipartUpload.`);
   };
 
-  const checkEtag = (etag: string | undefined, digest: Buffer, what: string) => {
+  const checkEtag = (etag: string | undefined, digest: Buffer | undefined, what: string) => {
     const e = unquote(etag);
-    if (p.verifyEtag && /^[0-9a-f]{32}$/.test(e) && e !== digest.toString('hex')) {
+    if (p.verifyEtag && digest && /^[0-9a-f]{32}$/.test(e) && e !== digest.toString('hex')) {
       throw new ArcaError(ErrorCodes.CHECKSUM_MISMATCH, `${p.where}: the server stored ${what} with MD5 ${e}, but Arca sent ${digest.toString('hex')}: the data was corrupted on the way. Run again; if it repeats on every upload, this server's ETags are not MD5s: set verifyEtag: false.`);
     }
   };
 
-  const startPart = async (n: number, body: Buffer) => {
+  const startPart = async (n: number, body: Buffer, digest: Buffer | undefined) => {
     while (inFlight.size >= p.queueSize) await Promise.race(inFlight);
     if (failure !== undefined) throw failure;
-    const digest = md5(body);
     const job = send<{ ETag?: string }>(
-      new UploadPartCommand({ Bucket: p.bucket, Key: p.key, UploadId: uploadId, PartNumber: n, Body: body, ContentLength: body.byteLength, ...(p.contentMd5 ? { ContentMD5: digest.toString('base64') } : {}) }),
+      new UploadPartCommand({ Bucket: p.bucket, Key: p.key, UploadId: uploadId, PartNumber: n, Body: body, ContentLength: body.byteLength, ...(p.contentMd5 && digest ? { ContentMD5: digest.toString('base64') } : {}) }),
     ).then(
       (r) => {
         checkEtag(r.ETag, digest, `part ${n}`);
@@ -210,7 +217,7 @@ export async function uploadStream(data: AsyncIterable<Uint8Array>, p: UploadPar
       if (firstFull) {
         // More data after a full first part: this is a multipart upload.
         await ensureUpload();
-        await startPart(++partNo, firstFull);
+        await startPart(++partNo, firstFull, firstDigest);
         firstFull = undefined;
       }
       let off = 0;
@@ -229,40 +236,51 @@ export async function uploadStream(data: AsyncIterable<Uint8Array>, p: UploadPar
           while (inFlight.size >= p.queueSize) await Promise.race(inFlight);
           if (failure !== undefined) throw failure;
           cur = allocPart(size);
+          curHash = needMd5 ? createHash('md5') : undefined;
           let at = 0;
           for (const c of small) {
             cur.set(c, at);
+            curHash?.update(c);
             at += c.byteLength;
           }
           small.length = 0;
         }
         const n = Math.min(size - curLen, chunk.byteLength - off);
-        cur.set(n === chunk.byteLength ? chunk : chunk.subarray(off, off + n), curLen);
+        const piece = n === chunk.byteLength ? chunk : chunk.subarray(off, off + n);
+        cur.set(piece, curLen);
+        curHash?.update(piece);
         curLen += n;
         off += n;
         if (curLen === size) {
           const full = cur;
+          const digest = curHash?.digest();
           cur = undefined;
+          curHash = undefined;
           curLen = 0;
           if (partNo === 0 && !uploadId && off === chunk.byteLength) {
+            firstDigest = digest;
             firstFull = full; // might be the whole object: decide when the next chunk (or the end) comes
           } else {
             if (partNo + 1 > S3_LIMITS.maxParts) {
               throw new ArcaError(ErrorCodes.DEST_FULL, `${p.where}: the stream exceeds S3's 10 000 parts (${bytes} bytes so far); S3 objects are limited to 5 TiB.`);
             }
             await ensureUpload();
-            await startPart(++partNo, full);
+            await startPart(++partNo, full, digest);
           }
         }
       }
     }
 
-    const rest = (): Buffer => (cur ? cur.subarray(0, curLen) : Buffer.concat(small, curLen));
+    /** The part being filled and its MD5 (small data is hashed here, once). */
+    const rest = (): [Buffer, Buffer | undefined] => {
+      if (cur) return [cur.subarray(0, curLen), curHash?.digest()];
+      const body = Buffer.concat(small, curLen);
+      return [body, needMd5 ? md5(body) : undefined];
+    };
     if (!uploadId) {
-      const body = firstFull ?? rest();
-      const digest = md5(body);
+      const [body, digest] = firstFull ? [firstFull, firstDigest] : rest();
       const r = await send<{ ETag?: string }>(
-        new PutObjectCommand({ Bucket: p.bucket, Key: p.key, Body: body, ContentLength: body.byteLength, ...(p.contentMd5 ? { ContentMD5: digest.toString('base64') } : {}), ...p.params }),
+        new PutObjectCommand({ Bucket: p.bucket, Key: p.key, Body: body, ContentLength: body.byteLength, ...(p.contentMd5 && digest ? { ContentMD5: digest.toString('base64') } : {}), ...p.params }),
       );
       try {
         checkEtag(r.ETag, digest, 'the object');
@@ -273,7 +291,7 @@ export async function uploadStream(data: AsyncIterable<Uint8Array>, p: UploadPar
       }
       partNo = 1;
     } else {
-      if (curLen > 0) await startPart(++partNo, rest());
+      if (curLen > 0) await startPart(++partNo, ...rest());
       while (inFlight.size) await Promise.race(inFlight);
       if (failure !== undefined) throw failure;
       done.sort((a, b) => a.PartNumber! - b.PartNumber!);
