@@ -57,7 +57,7 @@ describe('arca CLI under hostile names', () => {
     const skip = (rel: string) => rel.startsWith('.arca');
     const before = await snapshotTree(dir, skip);
     // argv cannot carry NUL: the OS would cut the string there.
-    const samples = fc.sample(fc.tuple(fc.nat(COMMANDS.length - 1), hostile.filter((v) => !v.includes('\0'))), { numRuns: 20 });
+    const samples = fc.sample(fc.tuple(fc.nat(COMMANDS.length - 1), hostile.filter((v) => !v.includes('\0'))), { numRuns: 16 });
     const failures: string[] = [];
     let checked = 0;
     for (let i = 0; i < samples.length; i += 4) {
@@ -82,7 +82,7 @@ describe('arca CLI under hostile names', () => {
       );
     }
     expect(failures).toEqual([]);
-    expect(checked).toBeGreaterThan(10);
+    expect(checked).toBeGreaterThan(8);
     expect(await snapshotTree(dir, skip)).toEqual(before);
   });
 });
