@@ -11,8 +11,8 @@ import * as path from 'node:path';
 import { benchDir, fmt, freshDir, makeDataset, report, timeNode, timeShell } from './lib.mjs';
 
 const MIB = Number(process.env.ARCA_BENCH_MIB ?? 1024);
-const work = await freshDir('codecs');
-const parts = await freshDir('codecs-parts');
+const work = await freshDir(`codecs-${process.pid}`); // per process: another run (a CI check, a second shell) must not delete our files
+const parts = await freshDir(`codecs-parts-${process.pid}`);
 await makeDataset(parts, MIB);
 const input = path.join(work, 'input');
 timeShell(`cat ${parts}/* > ${input}`);
