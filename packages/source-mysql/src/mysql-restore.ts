@@ -123,7 +123,7 @@ export async function restoreDatabase(cfg: MySqlConfig, input: AsyncIterable<Byt
         throw new ArcaError(ErrorCodes.NOT_FOUND, `Restore target database ${target} does not exist: create it, or set createDatabase: true on the target source.`);
       }
       if (existing && !o.overwrite && !isEmptyInventory(await inventory(conn, target))) {
-        throw new ArcaError(ErrorCodes.TARGET_NOT_EMPTY, `Restore target database ${target} is not empty: restore into another database, or pass overwrite: true (`arca restore --overwrite`) to replace its content.`);
+        throw new ArcaError(ErrorCodes.TARGET_NOT_EMPTY, `Restore target database ${target} is not empty: restore into another database, or pass overwrite: true (arca restore --overwrite) to replace its content.`);
       }
       scratch = await createScratch(conn, target, 'arca_restore', existing);
     } catch (e) {

@@ -205,7 +205,7 @@ export async function restoreDatabase(ctx: RestoreContext, input: AsyncIterable<
     const state = await targetState(ctx, admin, signal);
     const nonEmpty = state.exists && state.objects > 0;
     if (nonEmpty && !o.overwrite) {
-      throw new ArcaError(ErrorCodes.TARGET_NOT_EMPTY, `${where(ctx.conn)} already holds ${state.objects} objects: restore into a new database (postgres({ database: 'new_name', restore: { createDatabase: true } })), or pass overwrite: true (`arca restore --overwrite`) to replace its content.`);
+      throw new ArcaError(ErrorCodes.TARGET_NOT_EMPTY, `${where(ctx.conn)} already holds ${state.objects} objects: restore into a new database (postgres({ database: 'new_name', restore: { createDatabase: true } })), or pass overwrite: true (arca restore --overwrite) to replace its content.`);
     }
     if (!state.exists && !ctx.restore.createDatabase) {
       throw new ArcaError(ErrorCodes.NOT_FOUND, `${where(ctx.conn)}: database "${ctx.conn.database}" does not exist. Create it, or set restore: { createDatabase: true } on the target.`);

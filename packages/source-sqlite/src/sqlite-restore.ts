@@ -152,7 +152,7 @@ export async function restoreSqliteFile(target: string, input: AsyncIterable<Byt
   const existing = await sizeOf(target);
   const walBytes = (await sizeOf(target + '-wal')) ?? 0;
   if (!o.overwrite && ((existing ?? 0) > 0 || walBytes > 0)) {
-    throw new ArcaError(ErrorCodes.TARGET_NOT_EMPTY, `Restore target ${target} already holds a database: restore into a new file, or pass overwrite: true (`arca restore --overwrite`) to replace it (stop the app first).`);
+    throw new ArcaError(ErrorCodes.TARGET_NOT_EMPTY, `Restore target ${target} already holds a database: restore into a new file, or pass overwrite: true (arca restore --overwrite) to replace it (stop the app first).`);
   }
   const dir = path.dirname(target);
   const suffix = randomBytes(4).toString('hex');

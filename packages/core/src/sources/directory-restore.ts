@@ -38,7 +38,7 @@ async function isEmptyOrMissing(dir: string): Promise<boolean> {
  */
 export async function restoreTarInto(target: string, input: AsyncIterable<Bytes>, o: RestoreOptions = {}): Promise<void> {
   if (!o.overwrite && !(await isEmptyOrMissing(target))) {
-    throw new ArcaError(ErrorCodes.TARGET_NOT_EMPTY, `Restore target ${target} is not empty: restore into a new folder, or pass overwrite: true (`arca restore --overwrite`) to replace its content.`);
+    throw new ArcaError(ErrorCodes.TARGET_NOT_EMPTY, `Restore target ${target} is not empty: restore into a new folder, or pass overwrite: true (arca restore --overwrite) to replace its content.`);
   }
   const parent = path.dirname(target);
   await fs.mkdir(parent, { recursive: true });
