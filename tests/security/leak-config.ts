@@ -5,7 +5,7 @@
  * - `main`: PostgreSQL (password through a passfile) + MariaDB + a folder → local, S3, SFTP; gzip + age.
  * - `plain`: PostgreSQL (PGPASSWORD) + MariaDB, uncompressed and unencrypted to local (dumps are scanned as text).
  * - `broken`: MariaDB with a wrong password + PostgreSQL on a port nobody listens on → failed.
- * - `partial`: a folder → local, an unreachable SFTP host, SFTP with a wrong password, an unreachable S3 endpoint → partial.
+ * - `partial`: a folder → local, an unreachable SFTP host, SFTP with a wrong password, S3 with wrong keys (s3rver checks the key id only: it has no SigV4 check), an unreachable S3 endpoint → partial.
  * Notifiers: e-mail through SMTP AUTH, and a second one with a wrong SMTP password (its failure is reported, never fatal).
  */
 import type { World } from './leak-world.js';
@@ -23,6 +23,7 @@ export function secretEnv(w: World): Record<string, string> {
     SEC_WRONG_PG_PW: w.wrong.pgPassword,
     SEC_WRONG_SFTP_PW: w.wrong.sftpPassword,
     SEC_WRONG_SMTP_PW: w.wrong.smtpPassword,
+    SEC_WRONG_S3_SECRET: w.wrong.s3Secret,
   };
 }
 
@@ -41,6 +42,7 @@ export function specs(w: World, secret: (envName: keyof ReturnType<typeof secret
     nas: { use: '@arca/dest-sftp', host: w.sftp.host, port: w.sftp.port, username: w.sftp.username, password: secret('SEC_SFTP_PW'), root: w.sftp.root, hostKey: { sha256: w.sftp.fingerprint } },
     deadNas: { use: '@arca/dest-sftp', host: '127.0.0.1', port: w.deadPort, username: 'backup', password: secret('SEC_WRONG_SFTP_PW'), insecureSkipHostKeyCheck: true, readyTimeoutMs: 3000 },
     wrongNas: { use: '@arca/dest-sftp', host: w.sftp.host, port: w.sftp.port, username: w.sftp.username, password: secret('SEC_WRONG_SFTP_PW'), root: w.sftp.root, hostKey: { sha256: w.sftp.fingerprint }, readyTimeoutMs: 5000 },
+    wrongCloud: { use: '@arca/dest-s3', bucket: w.s3.bucket, endpoint: w.s3.endpoint, region: 'us-east-1', forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', credentials: { accessKeyId: 'AKIAWRONGKEYARCA0000', secretAccessKey: secret('SEC_WRONG_S3_SECRET') }, maxAttempts: 1 },
     deadCloud: { use: '@arca/dest-s3', bucket: w.s3.bucket, endpoint: `http://127.0.0.1:${w.deadPort}`, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: secret('SEC_S3_KEY'), secretAccessKey: secret('SEC_S3_SECRET') }, maxAttempts: 1 },
   };
   const jobs = {
@@ -55,7 +57,7 @@ export function specs(w: World, secret: (envName: keyof ReturnType<typeof secret
       sources: { my: my({ password: secret('SEC_WRONG_MY_PW') }), pg: pg({ port: w.deadPort, password: secret('SEC_WRONG_PG_PW'), connectTimeoutMs: 3000 }) },
       destinations: ['local'],
     },
-    partial: { sources: { files: { use: 'directory', path: dataDir } }, destinations: ['local', 'deadNas', 'wrongNas', 'deadCloud'] },
+    partial: { sources: { files: { use: 'directory', path: dataDir } }, destinations: ['local', 'deadNas', 'wrongNas', 'wrongCloud', 'deadCloud'] },
   };
   const notifiers: Spec[] = [
     { use: '@arca/notify-email', smtp: { host: w.smtp.host, port: w.smtp.port, secure: false, requireTLS: false, auth: { user: w.smtp.user, pass: secret('SEC_SMTP_PW') } }, from: 'Arca <arca@example.com>', to: ['ops@example.com'], on: ['failure', 'partial', 'success'], timeoutMs: 10_000 },

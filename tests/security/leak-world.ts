@@ -27,7 +27,7 @@ export interface World {
   /** A loopback port nothing listens on (unreachable host). */
   deadPort: number;
   /** Canaries for the failure paths: wrong passwords, passwords sent to nobody. */
-  wrong: { mysqlPassword: string; pgPassword: string; sftpPassword: string; smtpPassword: string };
+  wrong: { mysqlPassword: string; pgPassword: string; sftpPassword: string; smtpPassword: string; s3Secret: string };
   /** Every folder a server keeps what it received in (scanned for canaries too). */
   serverDirs: string[];
   stop(): Promise<void>;
@@ -57,6 +57,7 @@ export async function startWorld(): Promise<World> {
       wrongPgPassword: canary('wrongpg', '@x/+'),
       wrongSftpPassword: canary('wrongsftp', '@x+'),
       wrongSmtpPassword: canary('wrongsmtp', '@x/+'),
+      wrongS3Secret: canary('wrongs3', '/+x'),
       ageIdentity: '',
     };
     const key = generateAgeIdentity();
@@ -113,7 +114,7 @@ export async function startWorld(): Promise<World> {
       smtp,
       age: { identity: key.identity, recipient: key.recipient, file: key.file },
       deadPort: await freePort(),
-      wrong: { mysqlPassword: secrets.wrongMysqlPassword, pgPassword: secrets.wrongPgPassword, sftpPassword: secrets.wrongSftpPassword, smtpPassword: secrets.wrongSmtpPassword },
+      wrong: { mysqlPassword: secrets.wrongMysqlPassword, pgPassword: secrets.wrongPgPassword, sftpPassword: secrets.wrongSftpPassword, smtpPassword: secrets.wrongSmtpPassword, s3Secret: secrets.wrongS3Secret },
       serverDirs: [s3.dir, sshd.root],
       stop,
     };
