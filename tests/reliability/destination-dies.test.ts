@@ -5,7 +5,7 @@
  * complete, the run is `partial`, a webhook notification names the dead destination, nothing
  * half-written is visible there, and once it is back `retryFailed` completes the copy.
  */
-import * as path from 'node:path';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createArca, webhook, type Destination, type RunResult, type WebhookPayload } from '@arca/core';
 import { describeWithService } from '@arca/core/test-kit';
@@ -14,6 +14,13 @@ import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
 import { MiB, buildDestinations, closeAll, destinationSettings, filesUnder, hostRoots, patternBytes, serversProbe, throttledSource, useServers, useWorkDir } from './harness.js';
 
 type Name = 'local' | 'sftp' | 'ftp' | 's3';
+
+/** True when nothing accepts connections on the loopback port (the server is really down). */
+const refuses = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const s = connect({ host: '127.0.0.1', port }, () => (s.destroy(), resolve(false)));
+    s.once('error', () => resolve(true));
+  });
 
 await describeWithService('a destination dies mid-upload (fan-out to local + SFTP + FTP + S3)', serversProbe, () => {
   const srv = useServers();
@@ -29,8 +36,8 @@ await describeWithService('a destination dies mid-upload (fan-out to local + SFT
   afterAll(() => proxy?.close());
 
   /**
-   * Run one 3 MiB backup (~1.5 s of throttled dump) and call `kill` once 1 MiB has gone
-   * through, then check the partial run, the notification, the dead destination's state,
+   * Run one 3 MiB backup (~1.5 s of throttled dump); once 1 MiB has gone through, the dump
+   * waits for `kill` to complete (so the rest certainly meets a dead server), then check the partial run, the notification, the dead destination's state,
    * and `retryFailed` after `revive`.
    */
   const scenario = async (sub: string, dead: Name, kill: () => Promise<void>, revive: () => Promise<void>) => {
@@ -38,21 +45,19 @@ await describeWithService('a destination dies mid-upload (fan-out to local + SFT
     const dests: Record<Name, Destination> = buildDestinations(settings, { s3MaxAttempts: 3 });
     const data = patternBytes(3 * MiB, sub);
     const seen = receiver.received.length;
+    let killed: Promise<void> | undefined;
+    const onBytes = (n: number) => (!killed && n >= MiB ? (killed = kill()) : undefined);
     const arca = createArca({
       destinations: dests,
-      jobs: { j: { sources: { data: throttledSource({ data, delayMs: 30 }) }, destinations: ['local', 'sftp', 'ftp', 's3'], compress: 'none', stallTimeoutMs: 15_000 } },
+      jobs: { j: { sources: { data: throttledSource({ data, delayMs: 30, onBytes }) }, destinations: ['local', 'sftp', 'ftp', 's3'], compress: 'none', stallTimeoutMs: 15_000 } },
       notifiers: [webhook({ url: receiver.url('/hook') })],
     });
-    let killed: Promise<void> | undefined;
     let revived = false;
-    arca.on('progress', (e) => {
-      if (!killed && e.bytes >= MiB) killed = kill();
-    });
     try {
       const r: RunResult = await arca.run('j');
       await killed;
       expect(killed, 'the kill happened mid-dump').toBeDefined();
-      expect(r.status).toBe('partial');
+      expect(r.status, JSON.stringify(r.destinations)).toBe('partial');
       const byName = Object.fromEntries(r.destinations.map((d) => [d.name, d]));
       for (const n of ['local', 'sftp', 'ftp', 's3'] as const) {
         if (n === dead) expect(byName[n], n).toMatchObject({ status: 'failed', error: { code: expect.stringMatching(/^DEST_/) } });
@@ -100,11 +105,27 @@ await describeWithService('a destination dies mid-upload (fan-out to local + SFT
   };
 
   it('sshd killed mid-upload: SFTP fails, the others complete, partial + notification, retryFailed completes after restart', async () => {
-    await scenario('sshd', 'sftp', () => srv.sshd.kill(), () => srv.sshd.restart());
+    await scenario(
+      'sshd',
+      'sftp',
+      async () => {
+        await srv.sshd.kill();
+        expect(await refuses(srv.sshd.port)).toBe(true);
+      },
+      () => srv.sshd.restart(),
+    );
   });
 
   it('pure-ftpd killed mid-upload: FTP fails, the others complete, partial + notification, retryFailed completes after restart', async () => {
-    await scenario('ftpd', 'ftp', () => srv.ftpd.kill(), () => srv.ftpd.restart());
+    await scenario(
+      'ftpd',
+      'ftp',
+      async () => {
+        await srv.ftpd.kill();
+        expect(await refuses(srv.ftpd.port)).toBe(true);
+      },
+      () => srv.ftpd.restart(),
+    );
   });
 
   it('S3 answers 500s, then drops connections: S3 fails, the others complete, partial + notification, retryFailed completes once it heals', async () => {

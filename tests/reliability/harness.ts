@@ -134,8 +134,8 @@ export interface ThrottledOptions {
   /** Pause between chunks (ms). */
   delayMs?: number;
   filename?: string;
-  /** Called after each chunk with the bytes emitted so far. */
-  onBytes?(n: number): void;
+  /** Called after each chunk with the bytes emitted so far; the dump waits for a returned promise (to inject a fault at an exact point). */
+  onBytes?(n: number): void | Promise<void>;
   /** Throw this after emitting `failAfter` bytes (a source that dies mid-dump). */
   failAfter?: number;
 }
@@ -152,7 +152,7 @@ export function throttledSource(o: ThrottledOptions): Source {
           if (o.failAfter !== undefined && off >= o.failAfter) throw new Error('the throttled source failed on purpose');
           if (o.delayMs) await sleep(o.delayMs, undefined, { signal: d.signal });
           yield o.data.subarray(off, Math.min(off + chunk, o.data.length));
-          o.onBytes?.(Math.min(off + chunk, o.data.length));
+          await o.onBytes?.(Math.min(off + chunk, o.data.length));
         }
       }
       return { filename: o.filename ?? 'data.bin', stream: stream(), meta: async () => ({}) };

@@ -16,8 +16,11 @@ import { buildDestinations, closeAll, destinationSettings, filesUnder, hostRoots
 
 const PASSWORD = 'rel-Secret-7f3a9c'; // trust auth ignores it; it must still never show up
 
-/** pg_dump's output read slowly (25 ms per chunk), so pg_dump stays mid-dump, blocked on its pipe. */
-function slowly(source: Source, onChunk: (n: number) => void): Source {
+/**
+ * pg_dump's output read slowly (25 ms per chunk), so pg_dump stays mid-dump, blocked on its
+ * pipe; the reading waits for `onChunk`'s promise (the fault is injected while it waits).
+ */
+function slowly(source: Source, onChunk: (n: number) => void | Promise<void>): Source {
   return {
     ...source,
     async dump(o) {
@@ -27,7 +30,7 @@ function slowly(source: Source, onChunk: (n: number) => void): Source {
         stream: (async function* () {
           let n = 0;
           for await (const c of d.stream) {
-            onChunk(++n);
+            await onChunk(++n);
             await sleep(25);
             yield c;
           }
@@ -52,7 +55,7 @@ await describeWithService('the source fails mid-dump (PostgreSQL → local + SFT
     const seen = receiver.received.length;
     let failing: Promise<void> | undefined;
     const source = slowly(postgres({ ...PG, password: PASSWORD, database: db }), (n) => {
-      if (n === 3) failing = fail();
+      if (n === 3) return (failing = fail());
     });
     const arca = createArca({
       destinations: dests,
@@ -100,7 +103,7 @@ await describeWithService('the source fails mid-dump (PostgreSQL → local + SFT
   it("pg_dump's backend terminated (pg_terminate_backend): failed, no manifest anywhere, SOURCE_FAILED with pg_dump's stderr tail", async () => {
     const r = await scenario('terminated', async () => {
       let pids: Array<{ pid: number }> = [];
-      for (let i = 0; i < 100 && !pids.length; i++) {
+      for (let i = 0; i < 500 && !pids.length; i++) {
         pids = await sql<{ pid: number }>('postgres', "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND query ILIKE 'COPY %'", [db]);
         if (!pids.length) await sleep(20);
       }
