@@ -167,7 +167,10 @@ export async function startPureFtpd(): Promise<PureFtpd> {
     const c = child;
     child = undefined;
     if (!c || c.exitCode !== null || c.signalCode !== null) return;
-    // pure-ftpd forks one process per session: take them down too, like a crash would.
+    // pure-ftpd forks one process per session: take them down too, like a crash would. SIGSTOP
+    // first: a client reconnecting during the scan would otherwise get a fresh session that
+    // survives (and keeps the port accepting).
+    if (sig === 'SIGKILL') process.kill(c.pid!, 'SIGSTOP');
     for (const pid of await descendants(c.pid!)) {
       try {
         process.kill(pid, 'SIGKILL');

@@ -188,8 +188,18 @@ export async function startSshd(): Promise<Sshd> {
     child = undefined;
     if (!c || c.exitCode !== null || c.signalCode !== null) return;
     // sshd forks a process per connection (and those survive their parent): a crash test
-    // wants the connections gone too, so kill this sshd's children first.
-    if (sig === 'SIGKILL') for (const pid of await descendants(c.pid!)) process.kill(pid, 'SIGKILL');
+    // wants the connections gone too, so kill this sshd's children first. SIGSTOP first: a
+    // client reconnecting during the scan would otherwise get a fresh child that survives.
+    if (sig === 'SIGKILL') {
+      process.kill(c.pid!, 'SIGSTOP');
+      for (const pid of await descendants(c.pid!)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }
+    }
     const done = new Promise((r) => c.once('exit', r));
     c.kill(sig);
     await done;
