@@ -1,4 +1,4 @@
-import type { BackupSummary, SignalOptions } from '../contracts.js';
+import type { BackupSummary, ObjectInfo, SignalOptions } from '../contracts.js';
 import type { ResolvedDestination, ResolvedJob } from '../config.js';
 import { ArcaError, ErrorCodes, isArcaError } from '../errors.js';
 import { MANIFEST_FILE, assertValidBackupId, backupPrefix, isValidBackupId } from '../keys.js';
@@ -33,14 +33,40 @@ function summarize(m: Manifest): Omit<BackupSummary, 'destinations'> {
   };
 }
 
-/** Backup ids that have a manifest on one destination (the catalog is rebuilt from listings, never cached). */
-export async function listManifestIds(dest: ResolvedDestination, job: string, o: SignalOptions = {}): Promise<string[]> {
-  const ids: string[] = [];
+/** Backup ids that have a manifest on one destination, with the manifest's listing entry (the catalog is rebuilt from listings). */
+export async function listManifests(dest: ResolvedDestination, job: string, o: SignalOptions = {}): Promise<Array<{ id: string; info: ObjectInfo }>> {
+  const found: Array<{ id: string; info: ObjectInfo }> = [];
   for await (const obj of dest.destination.list(`${job}/`, o)) {
     const parts = obj.key.split('/');
-    if (parts.length === 3 && parts[2] === MANIFEST_FILE && isValidBackupId(parts[1])) ids.push(parts[1]!);
+    if (parts.length === 3 && parts[2] === MANIFEST_FILE && isValidBackupId(parts[1])) found.push({ id: parts[1]!, info: obj });
   }
-  return ids;
+  return found;
+}
+
+/** Backup ids that have a manifest on one destination. */
+export async function listManifestIds(dest: ResolvedDestination, job: string, o: SignalOptions = {}): Promise<string[]> {
+  return (await listManifests(dest, job, o)).map((m) => m.id);
+}
+
+/** Manifests read at once per destination while listing (each is one small GET). */
+const READ_PARALLEL = 16;
+
+/**
+ * Parsed manifests of the last listing of each (context, destination, job). A manifest is
+ * immutable once committed, so a listing entry with the same size and modification time is
+ * the same manifest and is not read again; anything else (no mtime from the destination, a
+ * replaced file) is read and validated. Only `list()` uses it: verify, restore and get
+ * always read the manifest from the destination.
+ */
+const manifestCache = new WeakMap<ArcaContext, Map<string, Map<string, { size: number; mtime: number; manifest: Manifest }>>>();
+
+/** Run `fn` over `items`, at most `limit` at a time (a few lines: no library needed). */
+async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 /**
@@ -51,19 +77,34 @@ export async function listManifestIds(dest: ResolvedDestination, job: string, o:
 export async function listBackups(ctx: ArcaContext, jobName: string, o: SignalOptions = {}): Promise<BackupSummary[]> {
   const job = getJob(ctx, jobName);
   const merged = new Map<string, BackupSummary>();
+  let caches = manifestCache.get(ctx);
+  if (!caches) manifestCache.set(ctx, (caches = new Map()));
   const perDest = await Promise.all(
     job.destinations.map(async (d) => {
       const found: Array<{ id: string; manifest: Manifest }> = [];
+      const cacheKey = `${d.name}\0${job.name}`;
+      const before = caches.get(cacheKey);
+      const after = new Map<string, { size: number; mtime: number; manifest: Manifest }>();
       try {
-        const ids = await listManifestIds(d, job.name, o);
-        for (const id of ids) {
+        const listed = await listManifests(d, job.name, o);
+        await forEachLimit(listed, READ_PARALLEL, async ({ id, info }) => {
+          const mtime = info.modifiedAt?.getTime();
+          const hit = before?.get(id);
+          if (hit && mtime !== undefined && hit.mtime === mtime && hit.size === info.size) {
+            found.push({ id, manifest: hit.manifest });
+            after.set(id, hit);
+            return;
+          }
           try {
-            found.push({ id, manifest: (await readManifest(d, job.name, id, o)).manifest });
+            const { manifest } = await readManifest(d, job.name, id, o);
+            found.push({ id, manifest });
+            if (mtime !== undefined) after.set(id, { size: info.size, mtime, manifest });
           } catch (e) {
             if (isArcaError(e, 'ABORTED')) throw e;
             reportError(ctx, e, `catalog: manifest on ${d.name}`, { job: job.name, backupId: id });
           }
-        }
+        });
+        caches.set(cacheKey, after);
       } catch (e) {
         if (isArcaError(e, 'ABORTED')) throw e;
         reportError(ctx, e, `catalog: listing ${d.name}`, { job: job.name });

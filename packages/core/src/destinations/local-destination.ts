@@ -25,6 +25,9 @@ const LocalDirOptions = z.object({
 });
 export type LocalDirOptions = z.input<typeof LocalDirOptions>;
 
+/** Folders read and files stat'ed at once while listing. */
+const LIST_PARALLEL = 32;
+
 /**
  * A folder on a local or mounted disk (external drive, NFS/SMB mount).
  * Writes are atomic: temp file in the same folder, fsync, rename, fsync of the folder.
@@ -135,31 +138,40 @@ export function localDir(options: LocalDirOptions): Destination {
       // Walk only the folder the prefix points into, then filter by the full prefix.
       const slash = prefix.lastIndexOf('/');
       const base = slash >= 0 ? prefix.slice(0, slash) : '';
+      // Folders are read, and files stat'ed, LIST_PARALLEL at a time: a catalog of 10 000
+      // backups is 10 000 folders, and one syscall after the other left the thread pool idle.
+      const readDir = async (rel: string): Promise<Array<{ rel: string; ent: import('node:fs').Dirent }>> => {
+        try {
+          const entries = await fs.readdir(rel ? path.join(root, ...rel.split('/')) : root, { withFileTypes: true });
+          return entries.map((ent) => ({ rel, ent }));
+        } catch (e) {
+          const c = (e as NodeJS.ErrnoException).code;
+          if (c === 'ENOENT' || c === 'ENOTDIR') return [];
+          throw fsErrorToArca(e, where(rel || '/'));
+        }
+      };
+      const statFile = (key: string): Promise<ObjectInfo | undefined> =>
+        fs.stat(path.join(root, ...key.split('/'))).then(
+          (st) => ({ key, size: st.size, modifiedAt: st.mtime }),
+          () => undefined, // deleted while listing: not there any more
+        );
       return (async function* walk(): AsyncGenerator<ObjectInfo> {
         const stack: string[] = [base];
         while (stack.length) {
           throwIfAborted(o.signal);
-          const rel = stack.pop()!;
-          let entries: import('node:fs').Dirent[];
-          try {
-            entries = await fs.readdir(rel ? path.join(root, ...rel.split('/')) : root, { withFileTypes: true });
-          } catch (e) {
-            const c = (e as NodeJS.ErrnoException).code;
-            if (c === 'ENOENT' || c === 'ENOTDIR') continue;
-            throw fsErrorToArca(e, where(rel || '/'));
-          }
-          for (const ent of entries) {
+          const listed = (await Promise.all(stack.splice(-LIST_PARALLEL).map(readDir))).flat();
+          const files: string[] = [];
+          for (const { rel, ent } of listed) {
             const key = rel ? `${rel}/${ent.name}` : ent.name;
             if (ent.isDirectory()) {
               if (key.startsWith(prefix) || prefix.startsWith(key + '/')) stack.push(key);
             } else if (ent.isFile() && (o.includeTemp || !ent.name.includes(TMP_MARK)) && key.startsWith(prefix)) {
-              try {
-                const st = await fs.stat(path.join(root, ...key.split('/')));
-                yield { key, size: st.size, modifiedAt: st.mtime };
-              } catch {
-                // deleted while listing: not there any more
-              }
+              files.push(key);
             }
+          }
+          for (let i = 0; i < files.length; i += LIST_PARALLEL) {
+            throwIfAborted(o.signal);
+            for (const info of await Promise.all(files.slice(i, i + LIST_PARALLEL).map(statFile))) if (info) yield info;
           }
         }
       })();
