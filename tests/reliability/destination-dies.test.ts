@@ -5,7 +5,6 @@
  * complete, the run is `partial`, a webhook notification names the dead destination, nothing
  * half-written is visible there, and once it is back `retryFailed` completes the copy.
  */
-import { connect } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createArca, webhook, type Destination, type RunResult, type WebhookPayload } from '@arca/core';
 import { describeWithService } from '@arca/core/test-kit';
@@ -14,13 +13,6 @@ import { startFaultProxy, type FaultProxy } from './fault-proxy.js';
 import { MiB, buildDestinations, closeAll, destinationSettings, filesUnder, hostRoots, patternBytes, serversProbe, throttledSource, useServers, useWorkDir } from './harness.js';
 
 type Name = 'local' | 'sftp' | 'ftp' | 's3';
-
-/** True when nothing accepts connections on the loopback port (the server is really down). */
-const refuses = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const s = connect({ host: '127.0.0.1', port }, () => (s.destroy(), resolve(false)));
-    s.once('error', () => resolve(true));
-  });
 
 await describeWithService('a destination dies mid-upload (fan-out to local + SFTP + FTP + S3)', serversProbe, () => {
   const srv = useServers();
@@ -108,10 +100,7 @@ await describeWithService('a destination dies mid-upload (fan-out to local + SFT
     await scenario(
       'sshd',
       'sftp',
-      async () => {
-        await srv.sshd.kill();
-        expect(await refuses(srv.sshd.port)).toBe(true);
-      },
+      () => srv.sshd.kill(),
       () => srv.sshd.restart(),
     );
   });
@@ -120,10 +109,7 @@ await describeWithService('a destination dies mid-upload (fan-out to local + SFT
     await scenario(
       'ftpd',
       'ftp',
-      async () => {
-        await srv.ftpd.kill();
-        expect(await refuses(srv.ftpd.port)).toBe(true);
-      },
+      () => srv.ftpd.kill(),
       () => srv.ftpd.restart(),
     );
   });
