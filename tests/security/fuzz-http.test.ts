@@ -143,6 +143,16 @@ describe('HTTP API and dashboard under hostile names', () => {
     ]);
   });
 
+  it('a restore target named after an Object.prototype member is unknown (404), not an in-place restore', async () => {
+    const before = await snapshotTree(root, (rel) => rel.startsWith('runs'));
+    for (const target of ['valueOf', 'constructor', 'toString', 'hasOwnProperty', '__proto__']) {
+      const res = await h(new Request(`${ORIGIN}/admin/api/jobs/daily/backups/${id}/restore`, { method: 'POST', headers: { origin: ORIGIN, 'content-type': 'application/json' }, body: JSON.stringify({ confirm: 'daily', target }) }));
+      expect(res.status, `${target}: ${await res.clone().text()}`).toBe(404);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('NOT_FOUND');
+    }
+    expect(await snapshotTree(root, (rel) => rel.startsWith('runs'))).toEqual(before); // no safety backup, no restore
+  });
+
   it('destination keys: every key localDir accepts lands inside its root; every other one is KEY_INVALID', async () => {
     const dest = localDir({ path: path.join(root, 'keys') });
     const before = await snapshotTree(root, (rel) => rel.startsWith('runs') || rel.startsWith('keys'));

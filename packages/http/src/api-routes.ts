@@ -113,7 +113,9 @@ export async function restore(c: RouteContext, job: string, id: string, b: z.inf
   if (b.confirm !== job) throw new ArcaError(ErrorCodes.KEY_INVALID, `Type the job name "${job}" to confirm the restore.`);
   let into: NonNullable<Parameters<Arca['restore']>[2]>['into'];
   if (b.target !== 'in-place') {
-    const t = c.options.restoreTargets?.[b.target];
+    // Own keys only: "valueOf" or "constructor" must not find Object.prototype's (an in-place restore followed).
+    const targets = c.options.restoreTargets ?? {};
+    const t = Object.hasOwn(targets, b.target) ? targets[b.target] : undefined;
     if (!t || (t.jobs && !t.jobs.includes(job))) throw new ArcaError(ErrorCodes.NOT_FOUND, `Unknown restore target "${b.target}" for job ${job}.`);
     into = t.into;
   }
