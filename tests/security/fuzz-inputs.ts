@@ -1,7 +1,8 @@
 /**
  * fast-check arbitraries for hostile names: traversal in every spelling, NUL and control
  * characters, Unicode look-alikes (fullwidth, bidi overrides, zero-width, combining marks,
- * lone surrogates), Windows forms, over-long values, and random binary strings.
+ * lone surrogates), Windows forms, Object.prototype member names, over-long values, and random
+ * binary strings.
  */
 import fc from 'fast-check';
 
@@ -10,7 +11,7 @@ export const TRICKS = [
   '\0', 'a\0b', 'daily\0', '\0../x', '..\\..\\windows', 'C:\\Windows\\win.ini', 'c:x', '/etc/passwd', '//etc', '~', '~root',
   '\u202edaily', 'ｄａｉｌｙ', 'daily\u200b', 'dai\u0307ly', '\u2024\u2024', '\uff0e\uff0e\uff0f', '\u2215etc', '%00', '%c0%ae%c0%ae',
   'CON', 'NUL', 'aux.txt', 'x'.repeat(65), 'x'.repeat(300), 'y'.repeat(5000), '\ud800', '\udfff\ud800', 'manifest.json', '.hidden',
-  ' ', '', 'a b', 'a/b', 'a?b', 'a#b', 'a%b', '"><script>alert(1)</script>', "'; DROP TABLE x; --", '${HOME}', '$(id)', '`id`', '\n', 'a\r\nb',
+  'constructor', 'valueOf', '__proto__', 'toString', 'hasOwnProperty', 'prototype', ' ', '', 'a b', 'a/b', 'a?b', 'a#b', 'a%b', '"><script>alert(1)</script>', "'; DROP TABLE x; --", '${HOME}', '$(id)', '`id`', '\n', 'a\r\nb',
 ];
 
 /** A hostile string: a known trick, a combination of trick fragments, or random text (binary, graphemes, long). */

@@ -91,7 +91,7 @@ export async function restoreBackup(ctx: ArcaContext, jobName: string, backupId:
           throw new ArcaError(ErrorCodes.CONFIG_INVALID, `This backup has ${artifacts.length} artifacts: pass { artifact } to restore one of them into a single target, or into: { ${artifacts.map((x) => x.source).join(', ')} }.`);
         }
         target = o.into as Source;
-      } else if (o.into) target = (o.into as Record<string, Source>)[a.source];
+      } else if (o.into) target = Object.hasOwn(o.into, a.source) ? (o.into as Record<string, Source>)[a.source] : undefined; // own keys: not Object.prototype's
       else target = job.sources.find((s) => s.name === a.source)?.source;
       if (!target) throw new ArcaError(ErrorCodes.NOT_FOUND, `No restore target for artifact "${a.source}": pass it in into.`);
       if (!target.restore) throw new ArcaError(ErrorCodes.NOT_SUPPORTED, `The ${target.kind} source cannot restore; restore the file by hand (see the manifest) or use an adapter with restore().`);
