@@ -3,10 +3,17 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll } from 'vitest';
 
+// One hook, registered when a test file imports this module: vitest 4 never runs an
+// afterAll registered from inside a test or another hook, so temp folders made there leaked.
+const made: string[] = [];
+afterAll(async () => {
+  for (const dir of made.splice(0)) await fs.rm(dir, { recursive: true, force: true });
+});
+
 /** A fresh temp folder removed after the file's tests. */
 export async function tempDir(label = 'arca'): Promise<string> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), `${label}-`));
-  afterAll(() => fs.rm(dir, { recursive: true, force: true }));
+  made.push(dir);
   return dir;
 }
 

@@ -2,6 +2,16 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll } from 'vitest';
 
+// Closed after the file's tests by one hook registered at import (vitest 4 never runs an
+// afterAll registered from inside a test, where receivers are started).
+const servers: http.Server[] = [];
+afterAll(async () => {
+  for (const server of servers.splice(0)) {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+});
+
 export interface Received {
   method: string;
   url: string;
@@ -40,10 +50,7 @@ export async function startReceiver(respond: (r: Received) => { status: number; 
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  afterAll(async () => {
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
-  });
+  servers.push(server);
   return {
     url: (p = '/') => `http://127.0.0.1:${port}${p}`,
     received,
