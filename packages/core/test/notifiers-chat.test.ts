@@ -31,6 +31,7 @@ describe('chat notifiers post their documented payloads to a real local receiver
     expect(req!.url).toBe('/services/T000/B000/XXXXSECRET');
     const p = req!.json as { text: string; blocks: Array<Record<string, any>> };
     expect(p.text).toMatch(/^Backup partially failed: nightly — /);
+    expect(p.text).toContain('Failed on nas (DEST_UNREACHABLE: injected: connection reset by peer)');
     expect(p.blocks[0]).toEqual({ type: 'header', text: { type: 'plain_text', text: 'Backup partially failed: nightly', emoji: true } });
     expect(p.blocks[1]).toMatchObject({ type: 'section', text: { type: 'mrkdwn' } });
     const fields = p.blocks.filter((b) => b.fields).flatMap((b) => b.fields as Array<{ type: string; text: string }>);

@@ -71,7 +71,7 @@ function runSummary(r: RunResult | (Omit<RunResult, 'status'> & { status: string
     fields.push({ label: `Destination ${d.name}`, value: d.status === 'completed' ? `completed, ${formatBytes(d.bytes)}${d.durationMs !== undefined ? ` in ${formatAge(d.durationMs).replace(/^0s$/, `${d.durationMs} ms`)}` : ''}` : `${d.status}${d.error ? `: ${d.error.message}` : ''}` });
   }
   const kind = r.status === 'completed' ? 'success' : r.status === 'partial' ? 'partial' : r.status === 'skipped' ? 'skipped' : 'failure';
-  const text = r.error ? `${r.error.code}: ${r.error.message}` : r.status === 'completed' ? `All ${r.destinations?.length ?? 0} destination(s) hold the backup.` : r.status === 'partial' ? 'Some destinations failed; run retryFailed once they are back.' : '';
+  const text = r.error ? `${r.error.code}: ${r.error.message}` : r.status === 'completed' ? `All ${r.destinations?.length ?? 0} destination(s) hold the backup.` : r.status === 'partial' ? `Failed on ${(r.destinations ?? []).filter((d) => d.status !== 'completed').map((d) => (d.error ? `${d.name} (${d.error.code}: ${d.error.message})` : d.name)).join('; ') || 'some destinations'}; run retryFailed once they are back.` : '';
   return { kind, severity, job: r.job, title: `${STATUS_TITLE[r.status] ?? `Backup ${r.status}`}: ${r.job}`, text, fields };
 }
 
