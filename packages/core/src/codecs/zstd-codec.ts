@@ -243,9 +243,13 @@ export function zstd(options: ZstdOptions = {}): Codec {
 
   /**
    * The binding, or `undefined` for the `zstd` command. 'auto' prefers the command, by
-   * measurement (bench/codecs.bench.mjs; numbers in the commit that made this choice and
-   * below once re-measured): the Debian `zstd` compresses with less CPU than zstd-napi's own
-   * node-gyp build of the same library, and it runs in another process, beside Node's reads
+   * measurement: `ARCA_BENCH_MIB=512 ARCA_BENCH_REPEAT=2 node bench/codecs.bench.mjs`, 2 cores
+   * shared with other work (load average 9-11), ratio = Arca ÷ `zstd -T1` (its default)
+   * in the same run, two runs: compress -3 through the command 0.71 / 1.02, through the
+   * binding 0.64 / 0.50 (0.62 / 0.50 with threads: 1); -1: command 0.83 / 0.95, binding
+   * 0.78 / 0.90; decompress: command 0.42 / 0.48, binding 0.38 / 0.48. The Debian `zstd`
+   * compresses with less CPU than zstd-napi's node-gyp build of the same library (256 MiB
+   * at -3: 1.30-1.47 s vs 1.48 s in-process), and in another process, beside Node's reads
    * and writes. The binding stays the fallback where no `zstd` command is installed.
    */
   async function pick(): Promise<ZstdBinding | undefined> {
