@@ -54,9 +54,9 @@ await describeWithService('leak scanner: canary secrets through every command an
     expect(problems).toEqual([]);
     // The failure paths really happened (and their messages are the ones being scanned).
     const text = (args: string) => runs.filter((r) => r.args.join(' ').startsWith(args)).map((r) => r.result.stdout + r.result.stderr).join('\n');
-    expect(text('backup broken')).toMatch(/Access denied|SOURCE_FAILED|connect/i);
-    for (const d of ['deadNas', 'wrongNas', 'wrongCloud', 'deadCloud']) expect(text('backup partial')).toContain(d);
-    expect(text('backup partial')).toMatch(/wrongCloud failed \(DEST_PERMISSION\)/); // s3rver refused the wrong keys
+    expect(text('backup broken'), text('backup broken')).toMatch(/Access denied|SOURCE_FAILED|connect/i);
+    for (const d of ['deadNas', 'wrongNas', 'wrongCloud', 'deadCloud']) expect(text('backup partial'), text('backup partial')).toContain(d);
+    expect(text('backup partial'), text('backup partial')).toMatch(/wrongCloud failed \(DEST_PERMISSION\)/); // s3rver refused the wrong keys
 
     const leaks: Leak[] = runs.flatMap((r) => [...leaksIn(world.canaries, `stdout of arca ${r.args.join(' ')}`, r.result.stdout), ...leaksIn(world.canaries, `stderr of arca ${r.args.join(' ')}`, r.result.stderr)]);
     const scanned = await leaksInTrees(world.canaries, [cliDir, ...world.serverDirs], (f) => f === path.join(cliDir, 'age-key.txt'));
@@ -70,9 +70,10 @@ await describeWithService('leak scanner: canary secrets through every command an
     expect(rel.some((f) => /^backups\/plain\/.+\/my\.sql$/.test(f))).toBe(true);
     expect(scanned.files.filter((f) => f.startsWith(world.s3.dir)).length).toBeGreaterThan(0);
     expect(scanned.files.filter((f) => f.startsWith(world.sftp.root) && f.endsWith('manifest.json')).length).toBeGreaterThan(0);
-    expect(world.smtp.mails.length).toBeGreaterThan(0);
-    expect(JSON.parse(runs.find((r) => r.args.join(' ') === 'backup main --json')!.result.stdout).result.runs[0].status).toBe('completed');
-    expect(world.smtp.authFailures).toBeGreaterThan(0); // the wrong-password notifier did try
+    const notices = `${text('backup')}\n(mails: ${world.smtp.mails.length}, auth failures: ${world.smtp.authFailures})`;
+    expect(world.smtp.mails.length, notices).toBeGreaterThan(0);
+    expect(JSON.parse(runs.find((r) => r.args.join(' ') === 'backup main --json')!.result.stdout).result.runs[0].status, text('backup main')).toBe('completed');
+    expect(world.smtp.authFailures, notices).toBeGreaterThan(0); // the wrong-password notifier did try
   });
 
   let app: HttpApp;
