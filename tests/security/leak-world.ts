@@ -51,7 +51,7 @@ export async function startWorld(): Promise<World> {
       mysqlPassword: canary('my', '@x/+'),
       s3AccessKeyId: `AKIACNY${randomBytes(6).toString('hex').toUpperCase()}`,
       s3SecretAccessKey: canary('s3secret', '/+x'),
-      sftpPassword: canary('sftp', '@x+'),
+      sftpPassword: '', // the sshd harness's password, below
       smtpPassword: canary('smtp', '@x/+'),
       wrongMysqlPassword: canary('wrongmy', '@x/+'),
       wrongPgPassword: canary('wrongpg', '@x/+'),
@@ -72,10 +72,11 @@ export async function startWorld(): Promise<World> {
     const s3: S3rverHandle = await startS3rver([bucket], { credentials: { accessKeyId: secrets.s3AccessKeyId, secretAccessKey: secrets.s3SecretAccessKey } });
     cleanups.push(() => s3.stop());
 
-    // sshd: the harness reads the password for its system user from this global.
-    (globalThis as { __arcaSftpPw?: string }).__arcaSftpPw = secrets.sftpPassword;
+    // sshd: every harness instance on the machine shares one password for its system user
+    // (parallel test files would lock each other out otherwise): that password is the canary.
     const sshd: Sshd = await startSshd();
     cleanups.push(() => sshd.stop());
+    secrets.sftpPassword = sshd.password;
 
     // SMTP with AUTH (plain text on loopback: the password crosses the wire, and nowhere else).
     const smtpUser = 'backups@example.com';
