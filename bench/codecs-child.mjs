@@ -13,7 +13,9 @@ const codec =
   : spec.codec === 'zstd' ? zstd({ level: spec.level, implementation: spec.implementation, threads: spec.threads })
   : age(spec.recipient ? { recipients: [spec.recipient] } : { identities: { file: spec.identityFile } });
 const t0 = process.hrtime.bigint();
-const src = createReadStream(inFile, { highWaterMark: 1 << 16 });
+// 1 MiB reads, as localDir.get() reads an artifact for a restore (and as the pipeline hands
+// 1 MiB pieces to destinations).
+const src = createReadStream(inFile, { highWaterMark: 1 << 20 });
 const out = mode === 'encode' ? codec.encode(src) : codec.decode(src);
 const sink = outFile === '-' ? new Writable({ write: (_c, _e, cb) => cb() }) : createWriteStream(outFile);
 await pipeline(Readable.from(out), sink);

@@ -118,7 +118,9 @@ export function localDir(options: LocalDirOptions): Destination {
       } catch (e) {
         throw fsErrorToArca(e, where(key), { key });
       }
-      return createReadStream(full, { highWaterMark: 1 << 16, signal: o.signal });
+      // 1 MiB reads: with 64 KiB ones, a restore spent more time in read calls and stream
+      // plumbing than decrypting (measured with the age codec: 355 vs 673 MiB/s).
+      return createReadStream(full, { highWaterMark: 1 << 20, signal: o.signal });
     },
 
     async stat(key, o = {}) {
