@@ -128,7 +128,7 @@ export function snapshotStream(snapshot: Snapshot, signal?: AbortSignal): AsyncI
       }
       if (finished) throw new ArcaError(ErrorCodes.SOURCE_FAILED, 'This SQLite dump stream was already closed; take a new dump.');
       if (!it) {
-        rs = createReadStream(snapshot.file, { highWaterMark: 1 << 16 });
+        rs = createReadStream(snapshot.file, { highWaterMark: 1 << 20 });
         it = rs[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
       }
       let step: IteratorResult<Buffer>;
