@@ -13,6 +13,7 @@ export { ManifestSchema, parseManifest, MANIFEST_SCHEMA } from './catalog/manife
 export type { Manifest } from './catalog/manifest.js';
 export { assertValidKey, assertValidPrefix, assertValidBackupId, isValidBackupId, isValidName, NAME_RE, BACKUP_ID_RE, newBackupId, backupIdTime, MANIFEST_FILE } from './keys.js';
 export { localDir } from './destinations/local-destination.js';
+export { walkPrefix, type WalkEntry, type PrefixWalkOptions } from './destinations/prefix-walk.js';
 export type { LocalDirOptions } from './destinations/local-destination.js';
 export { directory } from './sources/directory-source.js';
 export type { DirectoryOptions } from './sources/directory-source.js';

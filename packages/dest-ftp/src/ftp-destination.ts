@@ -12,6 +12,7 @@ import {
   parseOptions,
   registerSecret,
   throwIfAborted,
+  walkPrefix,
   type CheckReport,
   type Destination,
   type ObjectInfo,
@@ -298,39 +299,26 @@ export function ftp(options: FtpOptions): FtpDestination {
 
     list(prefix, o = {}): AsyncIterable<ObjectInfo> {
       assertValidPrefix(prefix);
-      const slash = prefix.lastIndexOf('/');
-      const base = slash >= 0 ? prefix.slice(0, slash) : '';
-      return (async function* walk(): AsyncGenerator<ObjectInfo> {
-        const stack: string[] = [base];
-        while (stack.length) {
-          throwIfAborted(o.signal);
-          const rel = stack.pop()!;
-          let entries;
+      return walkPrefix(prefix, {
+        signal: o.signal,
+        skipDir: (d) => excluded.has(d),
+        skipFile: (f) => !o.includeTemp && (f.includes(TMP_MARK) || isServerTemp(f)),
+        async readDir(rel) {
           try {
-            entries = await conn.use(o.signal, async (c, home) => {
-              const dir = rel ? remote(home, rel) : rootOf(home);
+            const entries = await conn.use(o.signal, async (c, home) => {
               try {
-                return await c.list(dir);
+                return await c.list(rel ? remote(home, rel) : rootOf(home));
               } catch (e) {
                 if (e instanceof FTPError && e.code === 550) return []; // no such folder
                 throw e;
               }
             });
+            return entries.map((e) => ({ name: e.name, kind: e.isDirectory ? 'dir' : e.isFile ? 'file' : 'other', size: e.size, ...(e.modifiedAt && { modifiedAt: e.modifiedAt }) }));
           } catch (e) {
             throw toArca(e, `listing ${rel || '/'}`, { prefix });
           }
-          for (const ent of entries) {
-            if (ent.name === '.' || ent.name === '..') continue;
-            const key = rel ? `${rel}/${ent.name}` : ent.name;
-            if (ent.isDirectory) {
-              if (excluded.has(ent.name)) continue;
-              if (key.startsWith(prefix) || prefix.startsWith(key + '/')) stack.push(key);
-            } else if (ent.isFile && (o.includeTemp || (!ent.name.includes(TMP_MARK) && !isServerTemp(ent.name))) && key.startsWith(prefix)) {
-              yield { key, size: ent.size, ...(ent.modifiedAt && { modifiedAt: ent.modifiedAt }) };
-            }
-          }
-        }
-      })();
+        },
+      });
     },
 
     async delete(keys, o = {}) {

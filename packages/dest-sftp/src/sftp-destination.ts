@@ -11,6 +11,7 @@ import {
   parseOptions,
   registerSecret,
   throwIfAborted,
+  walkPrefix,
   type CheckReport,
   type Destination,
   type ObjectInfo,
@@ -336,33 +337,20 @@ export function sftp(options: SftpOptions): SftpDestination {
 
     list(prefix, o = {}): AsyncIterable<ObjectInfo> {
       assertValidPrefix(prefix);
-      const slash = prefix.lastIndexOf('/');
-      const base = slash >= 0 ? prefix.slice(0, slash) : '';
-      return (async function* walk(): AsyncGenerator<ObjectInfo> {
-        const stack: string[] = [base];
-        while (stack.length) {
-          throwIfAborted(o.signal);
-          const rel = stack.pop()!;
-          const dir = rel ? remote(rel) : root || '.';
-          let entries: Array<{ filename: string; attrs: import('ssh2').Stats }>;
+      return walkPrefix(prefix, {
+        signal: o.signal,
+        skipDir: (d) => excluded.has(d),
+        skipFile: (f) => !o.includeTemp && f.includes(TMP_MARK),
+        async readDir(rel) {
           try {
-            entries = await conn.use(o.signal, (s) => op.readdir(s, dir));
+            const entries = await conn.use(o.signal, (s) => op.readdir(s, rel ? remote(rel) : root || '.'));
+            return entries.map((e) => ({ name: e.filename, kind: e.attrs.isDirectory() ? 'dir' : e.attrs.isFile() ? 'file' : 'other', size: e.attrs.size, modifiedAt: new Date(e.attrs.mtime * 1000) }));
           } catch (e) {
-            if (op.sftpCode(e) === op.SFTP_NO_SUCH_FILE) continue;
+            if (op.sftpCode(e) === op.SFTP_NO_SUCH_FILE) return [];
             throw toArca(e, `listing ${rel || '/'}`, { destination: name, prefix });
           }
-          for (const ent of entries) {
-            if (ent.filename === '.' || ent.filename === '..') continue;
-            const key = rel ? `${rel}/${ent.filename}` : ent.filename;
-            if (ent.attrs.isDirectory()) {
-              if (excluded.has(ent.filename)) continue;
-              if (key.startsWith(prefix) || prefix.startsWith(key + '/')) stack.push(key);
-            } else if (ent.attrs.isFile() && (o.includeTemp || !ent.filename.includes(TMP_MARK)) && key.startsWith(prefix)) {
-              yield { key, size: ent.attrs.size, modifiedAt: new Date(ent.attrs.mtime * 1000) };
-            }
-          }
-        }
-      })();
+        },
+      });
     },
 
     async delete(keys, o = {}) {

@@ -7,6 +7,7 @@ import { ArcaError, ErrorCodes, abortError, fsErrorToArca, throwIfAborted } from
 import type { CheckReport, Destination, ObjectInfo } from '../contracts.js';
 import { assertValidKey, assertValidPrefix } from '../keys.js';
 import { parseOptions } from '../options.js';
+import { walkPrefix } from './prefix-walk.js';
 
 const TMP_MARK = '.arca-tmp-';
 
@@ -137,46 +138,28 @@ export function localDir(options: LocalDirOptions): Destination {
 
     list(prefix, o = {}): AsyncIterable<ObjectInfo> {
       assertValidPrefix(prefix);
-      // Walk only the folder the prefix points into, then filter by the full prefix.
-      const slash = prefix.lastIndexOf('/');
-      const base = slash >= 0 ? prefix.slice(0, slash) : '';
       // Folders are read, and files stat'ed, LIST_PARALLEL at a time: a catalog of 10 000
       // backups is 10 000 folders, and one syscall after the other left the thread pool idle.
-      const readDir = async (rel: string): Promise<Array<{ rel: string; ent: import('node:fs').Dirent }>> => {
-        try {
-          const entries = await fs.readdir(rel ? path.join(root, ...rel.split('/')) : root, { withFileTypes: true });
-          return entries.map((ent) => ({ rel, ent }));
-        } catch (e) {
-          const c = (e as NodeJS.ErrnoException).code;
-          if (c === 'ENOENT' || c === 'ENOTDIR') return [];
-          throw fsErrorToArca(e, where(rel || '/'));
-        }
-      };
-      const statFile = (key: string): Promise<ObjectInfo | undefined> =>
-        fs.stat(path.join(root, ...key.split('/'))).then(
-          (st) => ({ key, size: st.size, modifiedAt: st.mtime }),
-          () => undefined, // deleted while listing: not there any more
-        );
-      return (async function* walk(): AsyncGenerator<ObjectInfo> {
-        const stack: string[] = [base];
-        while (stack.length) {
-          throwIfAborted(o.signal);
-          const listed = (await Promise.all(stack.splice(-LIST_PARALLEL).map(readDir))).flat();
-          const files: string[] = [];
-          for (const { rel, ent } of listed) {
-            const key = rel ? `${rel}/${ent.name}` : ent.name;
-            if (ent.isDirectory()) {
-              if (key.startsWith(prefix) || prefix.startsWith(key + '/')) stack.push(key);
-            } else if (ent.isFile() && (o.includeTemp || !ent.name.includes(TMP_MARK)) && key.startsWith(prefix)) {
-              files.push(key);
-            }
+      return walkPrefix(prefix, {
+        parallel: LIST_PARALLEL,
+        signal: o.signal,
+        skipFile: (name) => !o.includeTemp && name.includes(TMP_MARK),
+        async readDir(rel) {
+          try {
+            const entries = await fs.readdir(rel ? path.join(root, ...rel.split('/')) : root, { withFileTypes: true });
+            return entries.map((ent) => ({ name: ent.name, kind: ent.isDirectory() ? 'dir' : ent.isFile() ? 'file' : 'other' }));
+          } catch (e) {
+            const c = (e as NodeJS.ErrnoException).code;
+            if (c === 'ENOENT' || c === 'ENOTDIR') return [];
+            throw fsErrorToArca(e, where(rel || '/'));
           }
-          for (let i = 0; i < files.length; i += LIST_PARALLEL) {
-            throwIfAborted(o.signal);
-            for (const info of await Promise.all(files.slice(i, i + LIST_PARALLEL).map(statFile))) if (info) yield info;
-          }
-        }
-      })();
+        },
+        stat: (key) =>
+          fs.stat(path.join(root, ...key.split('/'))).then(
+            (st) => ({ size: st.size, modifiedAt: st.mtime }),
+            () => undefined, // deleted while listing: not there any more
+          ),
+      });
     },
 
     async delete(keys, o = {}) {
