@@ -55,6 +55,12 @@ export interface DrillExpectations {
   sequences?: Record<string, number | null>;
 }
 
+/** What a drill compares with, from an artifact's `meta` (recorded by `dump.meta()`), and the archive format it says. */
+export function drillExpectations(meta: Record<string, unknown> | undefined): { expected: DrillExpectations; format?: 'custom' | 'plain' | 'tar' } {
+  const m = (meta ?? {}) as { tables?: Record<string, number>; sequences?: Record<string, number | null>; format?: 'custom' | 'plain' | 'tar' };
+  return { expected: { ...(m.tables ? { tables: m.tables } : {}), ...(m.sequences ? { sequences: m.sequences } : {}) }, ...(m.format ? { format: m.format } : {}) };
+}
+
 export interface DrillReport {
   /** True when the restore succeeded and every check passed. */
   ok: boolean;
@@ -221,7 +227,7 @@ export async function drillBackup(
     );
   }
   const art = candidates[0]!;
-  const meta = art.meta as { tables?: Record<string, number>; sequences?: Record<string, number | null>; format?: 'custom' | 'plain' | 'tar' };
+  const { expected, format } = drillExpectations(art.meta);
   let report: DrillReport | undefined;
   const t0 = Date.now();
   const target: Source = {
@@ -229,7 +235,7 @@ export async function drillBackup(
     describe: () => ({ kind: 'postgres-drill' }),
     dump: () => Promise.reject(new ArcaError(ErrorCodes.NOT_SUPPORTED, 'A drill target cannot be dumped.')),
     restore: async (input, o = {}) => {
-      report = await restoreDrill({ ...(meta.format ? { format: meta.format } : {}), ...drillOpts }, input, { ...(meta.tables ? { tables: meta.tables } : {}), ...(meta.sequences ? { sequences: meta.sequences } : {}) }, o.signal ? { signal: o.signal } : {});
+      report = await restoreDrill({ ...(format ? { format } : {}), ...drillOpts }, input, expected, o.signal ? { signal: o.signal } : {});
     },
   };
   const r = await arca.restore(job, backupId, { artifact: art.source, into: target, ...(signal ? { signal } : {}), ...(actor ? { actor } : {}) });

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { ArcaError, ErrorCodes, abortError, parseOptions, redact, throwIfAborted, type CheckReport, type Dump, type Source } from '@arca/core';
 import { connect, connectionError, describeConnection, resolveConnection } from './postgres-connection.js';
 import { FILENAMES, PostgresOptions, forbiddenExtraArg, pgDumpArgs, type ParsedPostgresOptions } from './postgres-options.js';
-import { restoreDrill } from './postgres-drill.js';
+import { drillExpectations, restoreDrill } from './postgres-drill.js';
 import { restoreDatabase } from './postgres-restore.js';
 import { collectStats, dumpsDataOf, type DataStats } from './postgres-stats.js';
 import { dumpVersionProblem, serverMajor, spawnTool, toolFailure, toolVersion } from './postgres-tools.js';
@@ -211,17 +211,17 @@ export function postgres(options: PostgresOptions): Source {
       ),
 
     drill(input, o) {
-      const meta = (o.expected ?? {}) as { tables?: Record<string, number>; sequences?: Record<string, number | null>; format?: 'custom' | 'plain' | 'tar' };
+      const recorded = drillExpectations(o.expected);
       const { connection, host, port, user, password, sslmode, connectTimeoutMs } = opts;
       return restoreDrill(
         {
           ...definedOnly({ connection, host, port, user, password, sslmode, connectTimeoutMs, pgRestorePath: opts.pgRestorePath, psqlPath: opts.psqlPath, noOwner: opts.noOwner }),
           ...(opts.maintenanceDatabase ? { maintenanceDatabase: opts.maintenanceDatabase } : {}),
-          format: meta.format ?? format,
+          format: recorded.format ?? format,
           ...opts.drill,
         },
         input,
-        { ...(meta.tables ? { tables: meta.tables } : {}), ...(meta.sequences ? { sequences: meta.sequences } : {}) },
+        recorded.expected,
         o.signal ? { signal: o.signal } : {},
       );
     },
