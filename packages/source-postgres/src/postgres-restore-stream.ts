@@ -48,11 +48,11 @@ export async function streamRestoreTool(ctx: RestoreContext, input: AsyncIterabl
     t.child.kill('SIGKILL'); // before EOF: pg_restore never commits a partial archive
   }
   if (inputError === undefined && open) stdin.end();
-  const res = await t.child;
+  const res = await t.result;
   await t.done();
   if (signal?.aborted || res.isCanceled) throw abortError(signal, 'The PostgreSQL restore');
   if (inputError !== undefined) throw inputError;
   if (res.failed) {
-    throw toolFailure('RESTORE_FAILED', 'pg_restore', target, res as never, t.stderr, 'The restore was rolled back or discarded: the target database is as it was before.');
+    throw toolFailure('RESTORE_FAILED', 'pg_restore', target, res, t.stderr, 'The restore was rolled back or discarded: the target database is as it was before.');
   }
 }

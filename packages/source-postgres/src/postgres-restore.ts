@@ -99,7 +99,7 @@ export async function validateSpool(ctx: RestoreContext, spool: Spool, signal?: 
   }
   const t = await spawnTool(ctx.pgRestore, ['--list', spool.file], ctx.conn, { signal, passwordVia: 'env' });
   t.child.stdout?.resume();
-  const r = await t.child;
+  const r = await t.result;
   await t.done();
   if (signal?.aborted) throw abortError(signal, 'The PostgreSQL restore');
   if (r.failed) {
@@ -129,11 +129,11 @@ export async function runRestoreTool(ctx: RestoreContext, spool: Spool, database
   }
   const t = await spawnTool(bin, args, target, { signal: o.signal, passwordVia: ctx.passwordVia });
   t.child.stdout?.resume();
-  const res = await t.child;
+  const res = await t.result;
   await t.done();
   if (o.signal?.aborted || res.isCanceled) throw abortError(o.signal, 'The PostgreSQL restore');
   if (res.failed) {
-    throw toolFailure('RESTORE_FAILED', ctx.format === 'plain' ? 'psql' : 'pg_restore', target, res as never, t.stderr, 'The restore was rolled back or discarded: the target database is as it was before.');
+    throw toolFailure('RESTORE_FAILED', ctx.format === 'plain' ? 'psql' : 'pg_restore', target, res, t.stderr, 'The restore was rolled back or discarded: the target database is as it was before.');
   }
 }
 

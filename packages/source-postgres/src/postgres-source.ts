@@ -133,7 +133,7 @@ export function postgres(options: PostgresOptions): Source {
         }
         throwIfAborted(signal, 'The PostgreSQL dump');
         const spawned = await spawnTool(pgDump, pgDumpArgs(opts, snapshot), conn, { signal, passwordVia });
-        const { child, stderr } = spawned;
+        const { child, stderr, result } = spawned;
         let stats: (DataStats & { truncated: boolean }) | undefined;
         let statsError: string | undefined;
         const statsP =
@@ -156,10 +156,10 @@ export function postgres(options: PostgresOptions): Source {
               if (signal?.aborted) throw abortError(signal, 'The PostgreSQL dump');
               throw new ArcaError(ErrorCodes.SOURCE_FAILED, `Reading pg_dump's output failed: ${(e as Error).message}`, { cause: e });
             }
-            const r = await child;
+            const r = await result;
             if (signal?.aborted || r.isCanceled) throw abortError(signal, 'The PostgreSQL dump');
             if (r.failed) {
-              throw toolFailure('SOURCE_FAILED', 'pg_dump', conn, r as never, stderr, 'The dump is incomplete and was not stored.');
+              throw toolFailure('SOURCE_FAILED', 'pg_dump', conn, r, stderr, 'The dump is incomplete and was not stored.');
             }
             await statsP;
             durationMs = Date.now() - startedAt;
@@ -168,7 +168,7 @@ export function postgres(options: PostgresOptions): Source {
           } finally {
             if (!ok) {
               child.kill('SIGKILL');
-              await child.catch(() => {});
+              await result;
             }
             await statsP.catch(() => {});
             await client.query(ok ? 'COMMIT' : 'ROLLBACK').catch(() => {});

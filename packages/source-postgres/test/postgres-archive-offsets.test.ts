@@ -88,7 +88,7 @@ await describeWithService('pg_dump custom archives from a pipe: data offsets, st
     expect((await whole.patchOffsets(cf)).complete).toBe(false);
   });
 
-  it('a dump() stream read late, after pg_dump exited, still yields every byte (execa must not drain an unread stdout)', async () => {
+  it('a dump() stream read late, after pg_dump exited, still yields every byte (the spawned stdout stays paused until read)', async () => {
     const d = await postgres({ ...PG, database: db }).dump();
     await new Promise((r) => setTimeout(r, 1500));
     const late = await collect(d.stream);

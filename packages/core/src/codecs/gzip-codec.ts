@@ -52,10 +52,12 @@ export function gzip(options: GzipOptions = {}): Codec {
         ? parallelGzip(input, { level, threads, blockSize, signal: o?.signal })
         : throughDuplex(input, createGzip({ level, chunkSize: 1 << 16 }), o?.signal),
     // createGunzip also reads concatenated members (`cat a.gz b.gz`, pigz --independent, bgzip).
+    // 256 KiB output chunks: a quarter of the threadpool round trips and stream hops of 64 KiB;
+    // measured on an 80 MB -> 480 MB pg_dump, ~0.2-0.3 s less CPU, bigger chunks no better.
     decode: (input, o) =>
       throughDuplex(
         input,
-        createGunzip({ chunkSize: 1 << 16 }),
+        createGunzip({ chunkSize: 1 << 18 }),
         o?.signal,
         (e) =>
           e instanceof ArcaError
