@@ -30,8 +30,8 @@ const SIZES = {
   // ≈ 620 MiB database; only the backup variants the report and the restore cases use.
   postgres: { ARCA_BENCH_PG_SCALE: [25, 2], ARCA_BENCH_PG_EVENTS: [1_500_000, 100_000], ARCA_BENCH_PG_VARIANTS: ['restore', 'restore'] },
   s3: { ARCA_BENCH_S3_MIB: [512, 64], ARCA_BENCH_ROUNDS: [1, 1] },
-  ftp: { ARCA_BENCH_MB: [256, 32] },
-  sftp: { ARCA_BENCH_MB: [256, 32] },
+  ftp: { ARCA_BENCH_MB: [1024, 32] }, // the 1 GB upload
+  sftp: { ARCA_BENCH_MB: [1024, 32] },
   fanout: { ARCA_BENCH_FANOUT_MIB: [512, 64] },
   'rss-2g': { ARCA_BENCH_RSS_MIB: [2048, 256] },
   listing: { ARCA_BENCH_LIST_N: [10_000, 10_000] },
