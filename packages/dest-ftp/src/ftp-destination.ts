@@ -18,6 +18,7 @@ import {
   type ObjectInfo,
 } from '@arca/core';
 import { ftpConnector, ftpErrorToArca, normalizeCertFingerprint } from './ftp-connection.js';
+import { DataError, storeFrom } from './upload.js';
 
 const TMP_MARK = '.arca-tmp-';
 /** In-progress files of the server itself (pure-ftpd uploads to `.pureftpd-upload.*` / `.pureftpd-rename.*` first). */
@@ -73,16 +74,6 @@ export type FtpOptions = z.input<typeof FtpOptions>;
 /** An FTP destination, plus `close()` for hosts that want to drop the connection at shutdown. */
 export interface FtpDestination extends Destination {
   close(): Promise<void>;
-}
-
-/** Bytes the upload stream buffers ahead of the FTP data socket. */
-const READ_AHEAD = 1 << 20;
-
-/** Wraps an error thrown by the data being written, so it is not mistaken for a server error. */
-class DataError extends Error {
-  constructor(readonly inner: unknown) {
-    super('data failed');
-  }
 }
 
 /**
@@ -153,40 +144,9 @@ export function ftp(options: FtpOptions): FtpDestination {
       throwIfAborted(o.signal, `Writing ${key}`);
       const details = { key };
       let bytes = 0;
-      let dataError: unknown;
       let tmp: string | undefined;
       const source = data[Symbol.asyncIterator]();
-      const counted = Readable.from(
-        (async function* () {
-          let finished = false;
-          try {
-            for (;;) {
-              let step: IteratorResult<Uint8Array>;
-              try {
-                step = await source.next();
-              } catch (e) {
-                // Only errors of the data itself; a socket error thrown in at `yield` is not one.
-                dataError ??= e;
-                finished = true;
-                throw e;
-              }
-              if (step.done) {
-                finished = true;
-                return;
-              }
-              if (o.signal?.aborted) throw abortError(o.signal, `Writing ${key}`);
-              bytes += step.value.byteLength;
-              yield step.value;
-            }
-          } finally {
-            if (!finished) await source.return?.();
-          }
-        })(),
-        // 1 MiB read-ahead: the data socket always finds the next chunk ready instead of
-        // waiting for a pull through the iterator chain after every write (measured on a
-        // loaded 2-core machine with bench/ftp.bench.mjs: 64 KiB took ~1.4× as long).
-        { objectMode: false, highWaterMark: READ_AHEAD },
-      );
+      let sourceDone = false;
       try {
         await conn.use(
           o.signal,
@@ -196,11 +156,16 @@ export function ftp(options: FtpOptions): FtpDestination {
             tmp = posix.join(dir, `.${posix.basename(full)}${TMP_MARK}${randomBytes(4).toString('hex')}`);
             await c.ensureDir(dir);
             try {
-              await c.uploadFrom(counted, tmp);
+              await storeFrom(c, source, tmp, (n) => {
+                throwIfAborted(o.signal, `Writing ${key}`);
+                bytes += n;
+              });
+              sourceDone = true;
             } catch (e) {
               // After a failed transfer the control connection's state is unknown: drop it.
               c.close();
-              throw dataError !== undefined ? new DataError(dataError) : e;
+              if (e instanceof DataError) sourceDone = true; // the source threw: it is finished
+              throw e;
             }
             try {
               await c.rename(tmp, full);
@@ -216,7 +181,9 @@ export function ftp(options: FtpOptions): FtpDestination {
         );
         return { key, bytes };
       } catch (e) {
-        counted.destroy();
+        // Stop the producer; not awaited (as a destroyed stream would not be): a source blocked
+        // in next() must not keep this failure from being reported.
+        if (!sourceDone) Promise.resolve(source.return?.()).catch(() => {});
         if (tmp) {
           const leftover = tmp;
           // Best effort on a fresh connection; if the server is gone the temp name stays, hidden from list().

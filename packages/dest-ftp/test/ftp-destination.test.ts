@@ -138,4 +138,30 @@ await describeWithService('FTP destination on a real pure-ftpd', pureFtpdProbe, 
       await d.close();
     }
   });
+
+  it('a server that stops reading mid-upload fails the put with DEST_UNREACHABLE after timeoutMs', async () => {
+    const d = dest({ root: `${server.root}/stall`, timeoutMs: 1500 });
+    let thaw: (() => void) | undefined;
+    try {
+      await d.put('kept', generatedStream(1000, { seed: 3 }));
+      let frozen: Promise<() => void> | undefined;
+      const data = generatedStream(256 << 20, {
+        onChunk: async (sent) => {
+          if (sent >= 8 << 20 && !frozen) thaw = await (frozen = server.freeze());
+        },
+      });
+      const t0 = Date.now();
+      const e = await d.put('kept', data).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(ArcaError);
+      expect((e as ArcaError).code).toBe('DEST_UNREACHABLE');
+      expect((e as Error).message).toMatch(/timeout/i);
+      expect(Date.now() - t0).toBeLessThan(15_000); // the data watchdog, not a hang until the test times out
+      thaw!();
+      thaw = undefined;
+      expect((await d.stat('kept'))?.size).toBe(1000); // the previous object is untouched
+    } finally {
+      thaw?.();
+      await d.close();
+    }
+  }, 30_000);
 });

@@ -36,6 +36,8 @@ export interface PureFtpd {
   stop(): Promise<void>;
   kill(): Promise<void>;
   restart(): Promise<void>;
+  /** SIGSTOP the server and its session processes (a hung server); resolves to a function that resumes them. */
+  freeze(): Promise<() => void>;
 }
 
 export async function pureFtpdProbe(): Promise<string | undefined> {
@@ -200,5 +202,20 @@ export async function startPureFtpd(): Promise<PureFtpd> {
     },
     kill: () => stopChild('SIGKILL'),
     restart: launch,
+    async freeze() {
+      const pid = child?.pid;
+      if (pid === undefined) throw new Error('pure-ftpd is not running');
+      const pids = [pid, ...(await descendants(pid))];
+      for (const p of pids) process.kill(p, 'SIGSTOP');
+      return () => {
+        for (const p of pids) {
+          try {
+            process.kill(p, 'SIGCONT');
+          } catch {
+            /* gone */
+          }
+        }
+      };
+    },
   };
 }
