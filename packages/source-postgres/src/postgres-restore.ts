@@ -222,6 +222,15 @@ export async function restoreDatabase(ctx: RestoreContext, input: AsyncIterable<
       scratch = undefined;
       return;
     }
+    // The swap's fresh database is created while the input spools (CREATE DATABASE takes
+    // 60-100 ms here; the spool seconds): a failed spool drops it in `finally`, queued after
+    // the CREATE on the same client.
+    let created: Promise<void> | undefined;
+    if (strategy === 'swap') {
+      scratch = scratchName(ctx.conn.database, 'arca');
+      created = createDatabase(admin, scratch, state.settings);
+      created.catch(() => {}); // awaited below; a spool error must not leave it unhandled
+    }
     spool = await spoolInput(input, ctx.restore.spoolDir, signal, ctx.format);
     await validateSpool(ctx, spool, signal);
 
@@ -229,11 +238,10 @@ export async function restoreDatabase(ctx: RestoreContext, input: AsyncIterable<
       await runRestoreTool(ctx, spool, ctx.conn.database, { clean: nonEmpty && ctx.format !== 'plain', singleTransaction: true, jobs: 1, signal });
       return;
     }
-    scratch = scratchName(ctx.conn.database, 'arca');
-    await createDatabase(admin, scratch, state.settings);
-    await runRestoreTool(ctx, spool, scratch, { clean: false, singleTransaction: jobs === 1, jobs, signal });
+    await created;
+    await runRestoreTool(ctx, spool, scratch!, { clean: false, singleTransaction: jobs === 1, jobs, signal });
     throwIfAborted(signal, 'The PostgreSQL restore');
-    await swapInto(ctx, admin, scratch, state.exists);
+    await swapInto(ctx, admin, scratch!, state.exists);
     scratch = undefined;
   } catch (e) {
     if (signal?.aborted) throw abortError(signal, 'The PostgreSQL restore');
