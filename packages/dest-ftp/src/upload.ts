@@ -82,6 +82,7 @@ export async function storeFrom(client: Client, source: AsyncIterator<Uint8Array
       const ds = ftp.dataSocket as Socket | undefined;
       if (!ds) return fail(new Error('Upload should begin but no data connection is available.'));
       write(ds).then(() => {
+        if (settled) return; // failed meanwhile: the client is being closed, leave it alone
         clearInterval(watchdog);
         ftp.socket.setTimeout(ftp.timeout);
         dataDone = true;
