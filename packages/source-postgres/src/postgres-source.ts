@@ -136,12 +136,17 @@ export function postgres(options: PostgresOptions): Source {
         const { child, stderr, result } = spawned;
         let stats: (DataStats & { truncated: boolean }) | undefined;
         let statsError: string | undefined;
+        // The counts scan every table once more while pg_dump runs: without parallel workers, so a
+        // backup takes one backend of the production server, not the pool its queries share.
         const statsP =
           snapshot && opts.rowCounts !== false && !opts.schemaOnly
-            ? collectStats(client, keepStats).then(
-                (s) => void (stats = s),
-                (e: unknown) => void (statsError = redact((e as Error).message)),
-              )
+            ? client
+                .query('SET LOCAL max_parallel_workers_per_gather = 0')
+                .then(() => collectStats(client, keepStats))
+                .then(
+                  (s) => void (stats = s),
+                  (e: unknown) => void (statsError = redact((e as Error).message)),
+                )
             : Promise.resolve();
         let finished = false;
         const startedAt = Date.now();
