@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ArcaError, age, generateAgeIdentity, type Codec } from '@arca/core';
 import { collect, describeWithService, generatedStream, peakRss } from '@arca/core/test-kit';
-import { tempDir } from './helpers.js';
+import { rejection, tempDir } from './helpers.js';
 
 const run = promisify(execFile);
 const hasAge = async () => (spawnSync('age', ['--version']).status === 0 && spawnSync('age-keygen', ['--version']).status === 0 ? undefined : 'the `age` CLI (Debian package age) is not installed');
@@ -16,14 +16,6 @@ async function* chunks(buf: Buffer, size = 10_000): AsyncIterable<Uint8Array> {
 }
 const encrypt = (c: Codec, data: Buffer) => collect(c.encode(chunks(data)));
 const decrypt = (c: Codec, data: Buffer, size?: number) => collect(c.decode(chunks(data, size)));
-async function rejection(p: Promise<unknown>): Promise<ArcaError> {
-  const e = await p.then(
-    () => undefined,
-    (x: unknown) => x,
-  );
-  expect(e).toBeInstanceOf(ArcaError);
-  return e as ArcaError;
-}
 
 /** Buffer equality without vitest's per-byte deep diff (slow on MiB-sized buffers). */
 function expectSame(actual: Buffer, expected: Buffer): void {

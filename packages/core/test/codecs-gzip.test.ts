@@ -4,6 +4,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { ArcaError, gzip } from '@arca/core';
 import { collect, describeWithService } from '@arca/core/test-kit';
+import { rejection } from './helpers.js';
 
 async function* chunks(buf: Buffer, size = 10_000): AsyncIterable<Uint8Array> {
   for (let i = 0; i < buf.length; i += size) yield buf.subarray(i, i + size);
@@ -20,14 +21,6 @@ const csv = (bytes: number) => {
   }
   return Buffer.from(rows.join('')).subarray(0, bytes);
 };
-async function rejection(p: Promise<unknown>): Promise<ArcaError> {
-  const e = await p.then(
-    () => undefined,
-    (x: unknown) => x,
-  );
-  expect(e).toBeInstanceOf(ArcaError);
-  return e as ArcaError;
-}
 const cli = (args: string[], input: Buffer) => spawnSync('gzip', args, { input, maxBuffer: 256 << 20 });
 const hasGzip = async () => (spawnSync('gzip', ['--version']).status === 0 ? undefined : 'the `gzip` command (Debian package gzip) is not installed');
 

@@ -1,7 +1,8 @@
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterAll } from 'vitest';
+import { afterAll, expect } from 'vitest';
+import { ArcaError } from '@arca/core';
 
 // One hook, registered when a test file imports this module: vitest 4 never runs an
 // afterAll registered from inside a test or another hook, so temp folders made there leaked.
@@ -39,4 +40,14 @@ export async function readTree(root: string): Promise<Record<string, string>> {
   }
   await walk('');
   return out;
+}
+
+/** The ArcaError a promise rejects with (fails the test when it resolves or rejects with something else). */
+export async function rejection(p: Promise<unknown>): Promise<ArcaError> {
+  const e = await p.then(
+    () => undefined,
+    (x: unknown) => x,
+  );
+  expect(e).toBeInstanceOf(ArcaError);
+  return e as ArcaError;
 }
