@@ -43,11 +43,6 @@ export async function listManifests(dest: ResolvedDestination, job: string, o: S
   return found;
 }
 
-/** Backup ids that have a manifest on one destination. */
-export async function listManifestIds(dest: ResolvedDestination, job: string, o: SignalOptions = {}): Promise<string[]> {
-  return (await listManifests(dest, job, o)).map((m) => m.id);
-}
-
 /** Manifests read at once per destination while listing (each is one small GET). */
 const READ_PARALLEL = 16;
 

@@ -2,6 +2,7 @@ import type { Codec, RunLog, RunLogEntry, Notifier, ArcaEvent, Lock } from '../c
 import type { ResolvedJob } from '../config.js';
 import { ArcaError, ErrorCodes, serializeError } from '../errors.js';
 import type { Emitter } from '../events.js';
+import { DEFAULT_NOTIFY_ON, wantsFor } from '../notifiers/notifier-support.js';
 
 /** What the runner, catalog, verify and restore share: built once by createArca. */
 export interface ArcaContext {
@@ -57,11 +58,8 @@ export async function record(ctx: ArcaContext, entry: RunLogEntry): Promise<void
   }
 }
 
-const defaultWants = (e: ArcaEvent) =>
-  (e.type === 'run:done' && e.data.status !== 'completed') ||
-  e.type === 'health:unhealthy' ||
-  e.type === 'health:recovered' ||
-  (e.type === 'audit' && e.data.action === 'verify' && !e.data.ok);
+/** Notifiers without `wants` get the documented default (DEFAULT_NOTIFY_ON): one definition of it. */
+const defaultWants = wantsFor(DEFAULT_NOTIFY_ON);
 
 /** A notifier gets this long per event; one that ignores its signal is given up on (never awaited past it). */
 const NOTIFY_TIMEOUT_MS = 30_000;
