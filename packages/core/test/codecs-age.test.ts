@@ -6,14 +6,11 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ArcaError, age, generateAgeIdentity, type Codec } from '@arca/core';
 import { collect, describeWithService, generatedStream, peakRss } from '@arca/core/test-kit';
-import { rejection, tempDir } from './helpers.js';
+import { chunks, commandsInstalled, rejection, tempDir } from './helpers.js';
 
 const run = promisify(execFile);
-const hasAge = async () => (spawnSync('age', ['--version']).status === 0 && spawnSync('age-keygen', ['--version']).status === 0 ? undefined : 'the `age` CLI (Debian package age) is not installed');
+const hasAge = commandsInstalled('the `age` CLI (Debian package age)', 'age', 'age-keygen');
 
-async function* chunks(buf: Buffer, size = 10_000): AsyncIterable<Uint8Array> {
-  for (let i = 0; i < buf.length; i += size) yield buf.subarray(i, i + size);
-}
 const encrypt = (c: Codec, data: Buffer) => collect(c.encode(chunks(data)));
 const decrypt = (c: Codec, data: Buffer, size?: number) => collect(c.decode(chunks(data, size)));
 

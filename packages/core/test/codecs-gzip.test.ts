@@ -1,15 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { ArcaError, gzip } from '@arca/core';
 import { collect, describeWithService } from '@arca/core/test-kit';
-import { rejection } from './helpers.js';
+import { chunks, commandsInstalled, rejection, sha } from './helpers.js';
 
-async function* chunks(buf: Buffer, size = 10_000): AsyncIterable<Uint8Array> {
-  for (let i = 0; i < buf.length; i += size) yield buf.subarray(i, i + size);
-}
-const sha = (b: Buffer) => `${b.length} bytes ${createHash('sha256').update(b).digest('hex')}`;
 /** CSV-like rows (compressible) with a pseudo-random column, so blocks differ. */
 const csv = (bytes: number) => {
   const rows: string[] = [];
@@ -22,7 +17,7 @@ const csv = (bytes: number) => {
   return Buffer.from(rows.join('')).subarray(0, bytes);
 };
 const cli = (args: string[], input: Buffer) => spawnSync('gzip', args, { input, maxBuffer: 256 << 20 });
-const hasGzip = async () => (spawnSync('gzip', ['--version']).status === 0 ? undefined : 'the `gzip` command (Debian package gzip) is not installed');
+const hasGzip = commandsInstalled('the `gzip` command (Debian package gzip)', 'gzip');
 
 describe('gzip options', () => {
   it('validates level, threads and block size; describes only the level', () => {

@@ -5,15 +5,11 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ArcaError, zstd } from '@arca/core';
 import { collect, describeWithService, generatedStream, peakRss } from '@arca/core/test-kit';
-import { rejection, tempDir } from './helpers.js';
+import { chunks, commandsInstalled, rejection, sha, tempDir } from './helpers.js';
 
-async function* chunks(buf: Buffer, size = 10_000): AsyncIterable<Uint8Array> {
-  for (let i = 0; i < buf.length; i += size) yield buf.subarray(i, i + size);
-}
-const sha = (b: Buffer) => `${b.length} bytes ${createHash('sha256').update(b).digest('hex')}`;
 const csv = (rows: number) => Buffer.from(Array.from({ length: rows }, (_, i) => `${i},ticket-${i % 97},"customer ${i % 13}",open\n`).join(''));
 const zstdCli = (args: string[], input: Buffer) => spawnSync('zstd', args, { input, maxBuffer: 256 << 20 });
-const hasZstd = async () => (spawnSync('zstd', ['--version']).status === 0 ? undefined : 'the `zstd` command (Debian package zstd) is not installed');
+const hasZstd = commandsInstalled('the `zstd` command (Debian package zstd)', 'zstd');
 
 describe('zstd options', () => {
   it('validates the level and describes itself', () => {

@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -51,3 +53,15 @@ export async function rejection(p: Promise<unknown>): Promise<ArcaError> {
   expect(e).toBeInstanceOf(ArcaError);
   return e as ArcaError;
 }
+
+/** `buf` in pieces of `size` bytes, as a stream of chunks. */
+export async function* chunks(buf: Buffer, size = 10_000): AsyncIterable<Uint8Array> {
+  for (let i = 0; i < buf.length; i += size) yield buf.subarray(i, i + size);
+}
+
+/** Length and sha256 of a buffer: compared instead of the bytes (vitest's per-byte diff is slow on MiB-sized buffers). */
+export const sha = (b: Buffer) => `${b.length} bytes ${createHash('sha256').update(b).digest('hex')}`;
+
+/** A describeWithService check: `undefined` when every command answers `--version`, else why not. */
+export const commandsInstalled = (what: string, ...commands: string[]) => async () =>
+  commands.every((c) => spawnSync(c, ['--version']).status === 0) ? undefined : `${what} is not installed`;
