@@ -117,7 +117,6 @@ export function sftp(options: SftpOptions): SftpDestination {
   });
 
   const remote = (key: string) => (root === '' ? key : root === '/' ? `/${key}` : `${root}/${key}`);
-  const relative = (p: string) => (root === '' ? p : p.slice(root === '/' ? 1 : root.length + 1));
 
   const toArca = (e: unknown, what: string, details: Record<string, unknown> = {}): ArcaError => {
     if (e instanceof ArcaError) return e;
