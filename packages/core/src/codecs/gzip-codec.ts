@@ -57,7 +57,7 @@ export function gzip(options: GzipOptions = {}): Codec {
     decode: (input, o) =>
       throughDuplex(
         input,
-        createGunzip({ chunkSize: 1 << 18 }),
+        createGunzip({ chunkSize: 1 << 16 }),
         o?.signal,
         (e) =>
           e instanceof ArcaError
