@@ -52,8 +52,11 @@ export async function restoreTarInto(target: string, input: AsyncIterable<Bytes>
   o.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     if (o.signal?.aborted) throw abortError(o.signal, 'The restore');
+    /** The file entry being written: a failing input must end it too, or its write waits forever. */
+    let current: Readable | undefined;
     const feeding = pipeline(src, extract as unknown as NodeJS.WritableStream).catch((e) => {
       extract.destroy(e);
+      current?.destroy(e);
       throw e;
     });
     feeding.catch(() => {}); // awaited below; avoid an unhandled rejection if the loop throws first
@@ -78,7 +81,9 @@ export async function restoreTarInto(target: string, input: AsyncIterable<Bytes>
           break;
         case 'file':
         case 'contiguous-file':
+          current = entry;
           await pipeline(entry, createWriteStream(full, { flags: 'wx', mode: 0o600 }));
+          current = undefined;
           await fs.chmod(full, mode);
           if (h.mtime) await fs.utimes(full, h.mtime, h.mtime);
           break;
