@@ -118,6 +118,23 @@ describe('directory source', () => {
     expect(() => directory({ path: 'x', exclude: 'node_modules' as never })).toThrow(ArcaError);
   });
 
+  it('an input that fails in the middle of a file fails the restore (no hang) and leaves the target unchanged', { timeout: 10_000 }, async () => {
+    const dir = await tempDir();
+    const target = path.join(dir, 'target');
+    await writeTree(target, { 'keep.txt': 'precious\n' });
+    const before = await readTree(target);
+    const whole = await collect(tarWith([{ header: { name: 'big.bin', size: 300_000 }, body: 'x'.repeat(300_000) }]));
+    async function* failing(): AsyncIterable<Uint8Array> {
+      yield whole.subarray(0, 100_000); // the header and a third of the file
+      throw new ArcaError('CHECKSUM_MISMATCH', 'the stored copy does not match its manifest');
+    }
+    const e = await directory({ path: target }).restore!(failing(), { overwrite: true }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(ArcaError);
+    expect((e as ArcaError).code).toBe('CHECKSUM_MISMATCH');
+    expect(await readTree(target)).toEqual(before);
+    expect((await fs.readdir(dir)).sort()).toEqual(['target']);
+  });
+
   describe('restore refuses hostile archives (tar-slip) and changes nothing', () => {
     const cases: Array<[string, Array<{ header: Partial<tar.Header> & { name: string }; body?: string }>]> = [
       ['a ../ entry', [{ header: { name: 'ok.txt', size: 2 }, body: 'ok' }, { header: { name: '../evil.txt', size: 4 }, body: 'evil' }]],

@@ -54,7 +54,9 @@ export async function restoreTarInto(target: string, input: AsyncIterable<Bytes>
     if (o.signal?.aborted) throw abortError(o.signal, 'The restore');
     /** The file entry being written: a failing input must end it too, or its write waits forever. */
     let current: Readable | undefined;
+    let inputError: unknown;
     const feeding = pipeline(src, extract as unknown as NodeJS.WritableStream).catch((e) => {
+      inputError = e;
       extract.destroy(e);
       current?.destroy(e);
       throw e;
@@ -82,6 +84,7 @@ export async function restoreTarInto(target: string, input: AsyncIterable<Bytes>
         case 'file':
         case 'contiguous-file':
           current = entry;
+          if (inputError !== undefined) throw inputError; // failed while the folder above was made
           await pipeline(entry, createWriteStream(full, { flags: 'wx', mode: 0o600 }));
           current = undefined;
           await fs.chmod(full, mode);
