@@ -7,9 +7,11 @@
 //   ARCA_BENCH_MB=256 ARCA_BENCH_REPEAT=5 node bench/ftp.bench.mjs
 //
 // What each time includes (both sides pay for connecting, logging in and reading the file):
-//  - arca: ftp(options) + put(key, createReadStream(file)) + close(): TCP connect, login,
+//  - arca: ftp(options) + put(key, readFileBytes(file)) + close(): TCP connect, login,
 //    PWD, MKD/CWD of the folder, EPSV + STOR to a temp name, RNFR/RNTO, QUIT. The Node
-//    process itself is already running (its start-up is not counted).
+//    process itself is already running (its start-up is not counted). readFileBytes is
+//    Arca's file reader (what localDir's get returns, so `arca copy` from a local disk to
+//    FTP reads this way): 1 MiB chunks, recycled once the data socket has sent them.
 //  - rclone copyto / curl -T: the whole command: process start, connect, login, upload,
 //    rclone's own checks after the upload, QUIT.
 //  - "arca, data in memory": the same put, fed the 1 MiB block the file is made of (the same
@@ -22,13 +24,14 @@
 //
 // Needs root (system user, chroot) and Debian's pure-ftpd; rclone and curl when installed.
 import { execFile, spawn } from 'node:child_process';
-import { createReadStream, existsSync, statfsSync } from 'node:fs';
+import { existsSync, statfsSync } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
+import { readFileBytes } from '@arca/core';
 import { ftp } from '@arca/dest-ftp';
 import { benchSize, report } from './lib.mjs';
 
@@ -106,7 +109,7 @@ try {
   };
   const base = { host: '127.0.0.1', port, user: USER, password, root: `/${sub}` };
   // 1 MiB chunks: what the backup pipeline hands every destination (core's coalesce, COALESCE_BYTES).
-  const fromFile = () => createReadStream(input, { highWaterMark: 1 << 20 });
+  const fromFile = () => readFileBytes(input);
   const fromMemory = async function* () {
     for (let i = 0; i < MB; i++) yield block; // the very bytes of the file: same upload, no reads
   };

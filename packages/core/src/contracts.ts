@@ -12,6 +12,23 @@ import type { SerializedError } from './errors.js';
 
 export type Bytes = Uint8Array;
 
+/**
+ * Optional capability of a byte stream whose producer can reuse its buffers (`readFileBytes`,
+ * a local destination's `get`, the backup pipeline's 1 MiB chunks). A consumer that is
+ * completely done with a chunk it received (written to the kernel or disk, hashed, copied)
+ * MAY hand that exact object back with `recycle(chunk)`; the producer may then overwrite it.
+ *
+ * A consumer MUST NOT recycle a chunk that it, or anything it passed the chunk to (a socket
+ * still sending it, a queue, a part buffer), may still read; nor recycle a chunk twice.
+ * Recycling is only ever an optimisation: a consumer that never calls it is correct, and
+ * producers ignore chunks that are not theirs. Pass-through wrappers forward it
+ * (`forwardRecycle`); the destination contract suite checks that a destination's `put`
+ * never recycles too early.
+ */
+export interface Recyclable {
+  recycle(chunk: Bytes): void;
+}
+
 export interface SignalOptions {
   signal?: AbortSignal;
 }
@@ -141,6 +158,7 @@ export interface Destination {
    * partial object MUST be removed and `put` MUST reject (`ABORTED`, `DEST_FULL`,
    * `DEST_PERMISSION`, `DEST_UNREACHABLE`, or the error `data` threw). Keys MUST be validated
    * with `assertValidKey` (rejecting with `KEY_INVALID`). An existing object is replaced.
+   * When `data` is {@link Recyclable}, `put` MAY give back each chunk once it is done with it.
    */
   put(key: string, data: AsyncIterable<Bytes>, o?: PutOptions): Promise<PutResult>;
   /** Stream an object. MUST reject with `NOT_FOUND` if it does not exist. */

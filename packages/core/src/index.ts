@@ -23,6 +23,8 @@ export { jsonlRunLog, memoryRunLog } from './run-log.js';
 export { toCron, nextRuns } from './schedule.js';
 export { parseOptions } from './options.js';
 export { verifyingStream, hashStream, throughDuplex } from './streams.js';
+export { readFileBytes, recyclerOf, forwardRecycle, BufferPool } from './buffer-recycling.js';
+export type { ReadFileBytesOptions } from './buffer-recycling.js';
 export { zstd } from './codecs/zstd-codec.js';
 export type { ZstdOptions } from './codecs/zstd-codec.js';
 export { age } from './codecs/age-codec.js';

@@ -3,6 +3,7 @@ import { PassThrough, Readable, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream';
 import { ArcaError, ErrorCodes, abortError } from './errors.js';
 import type { Bytes } from './contracts.js';
+import { BufferPool, forwardRecycle, recyclerOf } from './buffer-recycling.js';
 
 /**
  * Run `input` through a Node.js transform stream and expose the output as an async
@@ -81,7 +82,7 @@ export function meter(
       yield chunk;
     }
   }
-  return { stream: gen(), meter: m };
+  return { stream: forwardRecycle(gen(), input), meter: m };
 }
 
 /**
@@ -90,10 +91,11 @@ export function meter(
  * Consumers that commit only after the input ended (Source.restore) therefore never
  * commit corrupt data.
  */
-export async function* verifyingStream(
-  input: AsyncIterable<Bytes>,
-  expected: { sha256: string; bytes: number; what: string },
-): AsyncIterable<Bytes> {
+export function verifyingStream(input: AsyncIterable<Bytes>, expected: { sha256: string; bytes: number; what: string }): AsyncIterable<Bytes> {
+  return forwardRecycle(verifying(input, expected), input);
+}
+
+async function* verifying(input: AsyncIterable<Bytes>, expected: { sha256: string; bytes: number; what: string }): AsyncIterable<Bytes> {
   const hash = createHash('sha256');
   let bytes = 0;
   for await (const chunk of input) {
@@ -146,21 +148,32 @@ export const COALESCE_BYTES = 1 << 20;
  * Codecs and tar emit many small chunks (16–64 KiB); every chunk costs promise hops through
  * the meter, the fan-out and each destination's stream, and a syscall in file and socket
  * writers. One memcpy per byte is cheaper than that. A chunk of `size` bytes or more passes
- * through uncopied when nothing is pending. Yielded buffers are fresh, never reused, so a
- * consumer may keep them (fan-out queues, sockets still writing).
+ * through uncopied when nothing is pending. The result is {@link Recyclable}: a buffer is
+ * reused only after the consumer gave it back, so a consumer may keep what it does not give
+ * back (fan-out queues, sockets still writing); chunks passed through go back to `input`.
  */
-export async function* coalesce(input: AsyncIterable<Bytes>, size = COALESCE_BYTES): AsyncIterable<Bytes> {
+export function coalesce(input: AsyncIterable<Bytes>, size = COALESCE_BYTES): AsyncIterable<Bytes> {
+  const pool = new BufferPool(size);
+  const upstream = recyclerOf(input);
+  const passed = new WeakSet<Bytes>(); // input chunks yielded as they are
+  const recycle = (c: Bytes) => void (pool.give(c) || (passed.delete(c) && upstream?.(c)));
+  return Object.assign(coalescing(input, pool, upstream, passed), { recycle });
+}
+
+async function* coalescing(input: AsyncIterable<Bytes>, pool: BufferPool, upstream: ((c: Bytes) => void) | undefined, passed: WeakSet<Bytes>): AsyncGenerator<Bytes> {
+  const size = pool.size;
   let buf: Buffer | undefined;
   let len = 0;
   for await (const chunk of input) {
     const n = chunk.byteLength;
     if (len === 0 && n >= size) {
+      if (upstream) passed.add(chunk);
       yield chunk;
       continue;
     }
     let off = 0;
     while (off < n) {
-      buf ??= Buffer.allocUnsafeSlow(size);
+      buf ??= pool.take();
       const take = Math.min(size - len, n - off);
       buf.set(take === n ? chunk : chunk.subarray(off, off + take), len);
       len += take;
@@ -172,6 +185,7 @@ export async function* coalesce(input: AsyncIterable<Bytes>, size = COALESCE_BYT
         yield full;
       }
     }
+    upstream?.(chunk); // copied: coalesce is done with it
   }
   if (len) yield buf!.subarray(0, len);
 }

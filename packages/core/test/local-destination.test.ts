@@ -9,7 +9,7 @@ import { tempDir } from './helpers.js';
 testDestination('localDir', async () => {
   const dir = await tempDir('arca-local');
   return { destination: localDir({ path: path.join(dir, 'store') }) };
-});
+}, { recycles: true });
 
 describe('localDir specifics', () => {
   it('check() reports a destination that cannot be created or written', async () => {

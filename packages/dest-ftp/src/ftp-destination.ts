@@ -10,6 +10,7 @@ import {
   assertValidKey,
   assertValidPrefix,
   parseOptions,
+  recyclerOf,
   registerSecret,
   throwIfAborted,
   walkPrefix,
@@ -146,6 +147,7 @@ export function ftp(options: FtpOptions): FtpDestination {
       let bytes = 0;
       let tmp: string | undefined;
       const source = data[Symbol.asyncIterator]();
+      const recycle = recyclerOf(data);
       let sourceDone = false;
       try {
         await conn.use(
@@ -159,7 +161,7 @@ export function ftp(options: FtpOptions): FtpDestination {
               await storeFrom(c, source, tmp, (n) => {
                 throwIfAborted(o.signal, `Writing ${key}`);
                 bytes += n;
-              });
+              }, recycle);
               sourceDone = true;
             } catch (e) {
               // After a failed transfer the control connection's state is unknown: drop it.

@@ -30,10 +30,17 @@ export class DataError extends Error {
  * Contract: resolves once the data socket is finished AND the server confirmed the transfer
  * (2xx). MUST reject on any failure (server reply >= 400, data or control socket error or
  * close, stalled server for `client.ftp.timeout` ms, closed client e.g. on abort); errors of
- * `source` itself are rejected as {@link DataError}. After a rejection the client's state is
+ * `source` itself are rejected as {@link DataError}. `recycle`, when given, receives each chunk
+ * once the socket no longer needs it. After a rejection the client's state is
  * unknown: the caller closes it. `source` is not closed here (the caller's `return()` does it).
  */
-export async function storeFrom(client: Client, source: AsyncIterator<Uint8Array>, remotePath: string, onChunk: (bytes: number) => void): Promise<FTPResponse> {
+export async function storeFrom(
+  client: Client,
+  source: AsyncIterator<Uint8Array>,
+  remotePath: string,
+  onChunk: (bytes: number) => void,
+  recycle?: (chunk: Uint8Array) => void,
+): Promise<FTPResponse> {
   const ftp = client.ftp;
   const path = await client.protectWhitespace(remotePath);
   await client.prepareTransfer(ftp);
@@ -112,8 +119,12 @@ export async function storeFrom(client: Client, source: AsyncIterator<Uint8Array
       }
       if (settled) return;
       if (step.done) break;
-      onChunk(step.value.byteLength);
-      ds.write(step.value);
+      const chunk = step.value;
+      onChunk(chunk.byteLength);
+      // The write callback runs once the socket is done with the chunk (handed to the kernel,
+      // or encrypted by TLS): only then may its producer reuse it (see Recyclable in @arca/core).
+      if (recycle) ds.write(chunk, (err) => err || recycle(chunk));
+      else ds.write(chunk);
       if (ds.writableLength >= QUEUE_AHEAD) await waitFor(ds, 'drain');
     }
     await waitFor(ds, 'finish', () => ds.end());

@@ -20,7 +20,7 @@ await describeWithService('FTP destination on a real pure-ftpd', pureFtpdProbe, 
   testDestination('ftp (plain)', async () => {
     const d = dest({ name: 'hosting', root: `${server.root}/kit` });
     return { destination: d, cleanup: () => d.close() };
-  });
+  }, { recycles: true });
 
   testDestination(
     'ftps (explicit TLS, self-signed certificate trusted through tlsOptions.ca)',
@@ -28,7 +28,7 @@ await describeWithService('FTP destination on a real pure-ftpd', pureFtpdProbe, 
       const d = dest({ name: 'nas-ftps', root: `${server.root}/kit-tls`, secure: true, tlsOptions: { ca: server.certPem } });
       return { destination: d, cleanup: () => d.close() };
     },
-    { listCount: 200, largeBytes: 32 << 20 },
+    { listCount: 200, largeBytes: 32 << 20, recycles: true },
   );
 
   it('FTPS with a pinned certificate fingerprint works; a wrong pin is DEST_HOST_KEY_MISMATCH before login', async () => {

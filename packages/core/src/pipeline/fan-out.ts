@@ -1,5 +1,6 @@
 import { ArcaError, ErrorCodes } from '../errors.js';
 import type { Bytes } from '../contracts.js';
+import { recyclerOf } from '../buffer-recycling.js';
 
 /**
  * Fan one byte stream out to several consumers (destination uploads) with backpressure.
@@ -61,6 +62,21 @@ export async function fanOut<T>(
     b.wakeProducer?.();
   };
 
+  // Recycling (see `Recyclable`): a chunk goes back to the producer only once every consumer
+  // it was handed to gave it back. A consumer that does not (or is detached) keeps its count
+  // above zero: the chunk is then simply not reused. A chunk seen again while still counted
+  // (a producer that yields one buffer twice) is never forwarded (NaN).
+  const upstream = recyclerOf(input);
+  const pending = new WeakMap<Bytes, number>();
+  const recycle = (chunk: Bytes) => {
+    const n = pending.get(chunk);
+    if (n === undefined) return;
+    if (n === 1) {
+      pending.delete(chunk);
+      upstream!(chunk);
+    } else pending.set(chunk, n - 1);
+  };
+
   for (const b of branches) {
     async function* feed(): AsyncGenerator<Bytes> {
       for (;;) {
@@ -79,7 +95,7 @@ export async function fanOut<T>(
       }
     }
     b.result = Promise.resolve()
-      .then(() => b.sink.consume(feed(), b.controller.signal))
+      .then(() => b.sink.consume(upstream ? Object.assign(feed(), { recycle }) : feed(), b.controller.signal))
       .then(
         (value): FanOutResult<T> => {
           if (!b.ended && !b.dead) {
@@ -122,6 +138,7 @@ export async function fanOut<T>(
     for await (const chunk of input) {
       const live = branches.filter((b) => !b.dead);
       if (live.length === 0) break;
+      if (upstream) pending.set(chunk, pending.has(chunk) ? NaN : live.length);
       for (const b of live) {
         b.queue.push(chunk);
         b.wakeConsumer?.();

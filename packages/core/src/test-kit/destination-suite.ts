@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Destination } from '../contracts.js';
 import { ArcaError } from '../errors.js';
-import { collect, generatedStream, peakRss } from './helpers.js';
+import { collect, generatedStream, peakRss, recyclingStream } from './helpers.js';
 
 export type DestinationFactory = () => Promise<{ destination: Destination; cleanup?: () => Promise<void> }>;
 
@@ -15,6 +15,8 @@ export interface DestinationKitOptions {
   listCount?: number;
   /** Per-test timeout (default 120 s). */
   timeoutMs?: number;
+  /** The destination gives chunks of a `Recyclable` stream back (asserted, so the fast path cannot silently stop). */
+  recycles?: boolean;
 }
 
 async function* bytes(...parts: Array<string | Uint8Array>): AsyncIterable<Uint8Array> {
@@ -43,7 +45,8 @@ async function expectCode(p: Promise<unknown>, code: string): Promise<void> {
 
 /**
  * The Destination contract suite: round trip, atomicity under failure and abort, listing
- * with pagination and prefix semantics, deletes, key validation, flat memory, check().
+ * with pagination and prefix semantics, deletes, key validation, flat memory, buffer
+ * recycling (`Recyclable`), check().
  * Every adapter MUST pass it against a real backend.
  */
 export function testDestination(name: string, factory: DestinationFactory, options: DestinationKitOptions = {}): void {
@@ -183,6 +186,20 @@ export function testDestination(name: string, factory: DestinationFactory, optio
       const h = createHash('sha256');
       for await (const c of await d.get(key)) h.update(c);
       expect(h.digest('hex')).toBe(data.sha256());
+      await d.delete([key]);
+    });
+
+    it('gives chunks of a Recyclable stream back only once it is done with them', { timeout }, async () => {
+      const key = `${root}/recycle/blob`;
+      const size = 24 * (1 << 20) + 12345; // 1 MiB chunks and a short last one
+      const data = recyclingStream(size);
+      expect((await d.put(key, data, { expectedBytes: size })).bytes).toBe(size);
+      expect(data.misuse).toEqual([]);
+      if (options.recycles) expect(data.recycled).toBeGreaterThan(0);
+      const { createHash } = await import('node:crypto');
+      const h = createHash('sha256');
+      for await (const c of await d.get(key)) h.update(c);
+      expect(h.digest('hex'), 'the stored bytes differ: a chunk was given back while still being written').toBe(data.sha256());
       await d.delete([key]);
     });
 

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { Recyclable } from '../contracts.js';
 
 /**
  * Deterministic pseudo-random bytes (xorshift), `size` bytes in `chunk`-sized pieces:
@@ -56,4 +57,48 @@ export async function peakRss<T>(fn: () => Promise<T>): Promise<{ value: T; peak
   } finally {
     clearInterval(t);
   }
+}
+
+/**
+ * A {@link Recyclable} stream of `size` deterministic bytes in `chunk`-sized buffers (default
+ * 1 MiB) that reuses what its consumer gives back — and scribbles over every buffer the moment
+ * it is given back. A consumer that recycles a chunk it still reads (a socket still sending
+ * it) therefore stores wrong bytes, which the sha256 of the stored object shows. It also
+ * rejects a chunk given back twice or one it never handed out.
+ */
+export function recyclingStream(size: number, o: { chunk?: number } = {}): AsyncIterable<Uint8Array> & Recyclable & { sha256(): string; readonly recycled: number; readonly misuse: string[] } {
+  const chunk = o.chunk ?? 1 << 20;
+  const hash = createHash('sha256');
+  const free: Buffer[] = [];
+  const out = new Set<Uint8Array>(); // handed out and not yet given back
+  const misuse: string[] = [];
+  let recycled = 0;
+  let digest: string | undefined;
+  async function* gen() {
+    for (let sent = 0, i = 0; sent < size; i++) {
+      const n = Math.min(chunk, size - sent);
+      const buf = free.pop() ?? Buffer.allocUnsafe(chunk);
+      for (let j = 0; j < n; j += 4096) buf.fill((i * 31 + j / 4096) & 0xff, j, Math.min(n, j + 4096));
+      const piece = n === chunk ? buf : buf.subarray(0, n);
+      hash.update(piece);
+      out.add(piece);
+      sent += n;
+      yield piece as Uint8Array;
+    }
+  }
+  const stream = gen() as AsyncGenerator<Uint8Array> & Recyclable & { sha256(): string; readonly recycled: number; misuse: string[] };
+  Object.defineProperty(stream, 'recycled', { get: () => recycled });
+  return Object.assign(stream, {
+    recycle(c: Uint8Array) {
+      if (!out.delete(c)) {
+        misuse.push(`a chunk of ${c.byteLength} bytes was given back twice or was never handed out`);
+        return;
+      }
+      recycled++;
+      (c as Buffer).fill(0xee); // what a producer reusing the buffer would do to a consumer still reading it
+      if (c.byteLength === chunk) free.push(c as Buffer);
+    },
+    sha256: () => (digest ??= hash.digest('hex')),
+    misuse,
+  });
 }

@@ -9,5 +9,5 @@
  */
 export { testDestination, type DestinationFactory, type DestinationKitOptions } from './destination-suite.js';
 export { testSource, type SourceFactory, type SourceKitOptions } from './source-suite.js';
-export { generatedStream, collect, peakRss } from './helpers.js';
+export { generatedStream, collect, peakRss, recyclingStream } from './helpers.js';
 export { describeWithService } from './services.js';
