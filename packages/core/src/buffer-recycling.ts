@@ -92,25 +92,39 @@ export function readFileBytes(file: string, o: ReadFileBytesOptions = {}): Async
       } catch (e) {
         throw fsErrorToArca(e, what);
       }
+      const end = o.end ?? Infinity;
+      // One read ahead: the next chunk is read (in libuv's thread pool) while the consumer
+      // writes this one, instead of after it. 1 GiB file to a local pure-ftpd, best of 6
+      // interleaved rounds: 0.67 s without, 0.59 s with the read ahead (rclone 0.66 s).
+      const readAt = (pos: number) => {
+        const buf = pool.take();
+        const p = fh.read(buf, 0, Math.min(buf.length, end - pos), pos).then((r) => ({ buf, n: r.bytesRead }));
+        p.catch(() => {}); // handled where it is awaited; never an unhandled rejection meanwhile
+        return p;
+      };
+      let next: ReturnType<typeof readAt> | undefined;
       try {
         let pos = o.start ?? 0;
-        const end = o.end ?? Infinity;
-        while (pos < end) {
-          if (o.signal?.aborted) throw abortError(o.signal, `Reading ${what}`);
-          const buf = pool.take();
-          let n: number;
+        next = pos < end ? readAt(pos) : undefined;
+        while (next) {
+          let r: Awaited<ReturnType<typeof readAt>>;
           try {
-            ({ bytesRead: n } = await fh.read(buf, 0, Math.min(buf.length, end - pos), pos));
+            r = await next;
           } catch (e) {
             throw fsErrorToArca(e, what);
+          } finally {
+            next = undefined;
           }
-          if (n === 0) break;
-          pos += n;
+          if (r.n === 0) break;
+          if (o.signal?.aborted) throw abortError(o.signal, `Reading ${what}`);
+          pos += r.n;
+          if (pos < end) next = readAt(pos);
           // A short read (the file's end) is a view: not the pool's object, so never reused.
-          yield n === buf.length ? buf : buf.subarray(0, n);
+          yield r.n === r.buf.length ? r.buf : r.buf.subarray(0, r.n);
         }
         if (o.signal?.aborted) throw abortError(o.signal, `Reading ${what}`);
       } finally {
+        await next?.catch(() => {}); // the read ahead must finish before its file is closed
         await fh.close().catch(() => {});
       }
     },
