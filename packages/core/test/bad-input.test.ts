@@ -155,7 +155,7 @@ describe('corruption', () => {
   });
 
   it('a manifest that parses but lies about its job is rejected', async () => {
-    const { arca, run, backupDir } = await setup();
+    const { arca, backupDir } = await setup();
     const m = path.join(backupDir('local'), 'manifest.json');
     const json = JSON.parse(await fs.readFile(m, 'utf8'));
     json.job = 'other';

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ArcaError } from '@arca/core';
 import { collect, describeWithService, generatedStream } from '@arca/core/test-kit';
 import { s3, type S3Destination } from '@arca/dest-s3';
-import { CREDS, errorXml, fakeClient, isUploadPart, probeS3rver, recordCommands, startFaultProxy, startS3rver, type FaultProxy, type S3rverHandle } from './s3-harness.js';
+import { CREDS, fakeClient, isUploadPart, probeS3rver, recordCommands, startFaultProxy, startS3rver, type FaultProxy, type S3rverHandle } from './s3-harness.js';
 
 const MiB = 1 << 20;
 const BUCKET = 'arca-dest';
