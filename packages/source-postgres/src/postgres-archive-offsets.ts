@@ -23,26 +23,28 @@ import * as fs from 'node:fs/promises';
 
 const K_OFFSET_POS_NOT_SET = 1;
 const K_OFFSET_POS_SET = 2;
-const BLK_DATA = 1;
-const BLK_BLOBS = 3;
+export const BLK_DATA = 1;
+export const BLK_BLOBS = 3;
 const FORMAT_CUSTOM = 1;
 const MIN_VERSION = (1 << 16) | (12 << 8); // 1.12
 const MAX_VERSION = (1 << 16) | (16 << 8) | 255; // 1.16.x
-const MAX_TOC_BYTES = 256 << 20;
+export const MAX_TOC_BYTES = 256 << 20;
 
-class NeedMore extends Error {}
+export class NeedMore extends Error {}
 
-interface Toc {
+export interface Toc {
   /** Bytes of header + TOC: the data blocks start here. */
   end: number;
   intSize: number;
   offSize: number;
   /** dumpId → file position of its offset field, for entries whose offset is not set. */
   unset: Map<number, number>;
+  /** The data blocks hold raw bytes (-Z0; compression algorithm or level 0), not zlib/lz4/zstd streams. */
+  uncompressed: boolean;
 }
 
 /** Parse header + TOC from `b`; throws NeedMore when `b` ends first, Error when it is not an archive we understand. */
-function parseToc(b: Buffer): Toc {
+export function parseToc(b: Buffer): Toc {
   let p = 0;
   const need = (n: number) => {
     if (p + n > b.length) throw new NeedMore();
@@ -73,8 +75,8 @@ function parseToc(b: Buffer): Toc {
   const offSize = byte();
   if (intSize < 1 || intSize > 8 || offSize < 1 || offSize > 8) throw new Error('odd int/offset size');
   if (byte() !== FORMAT_CUSTOM) throw new Error('not custom format');
-  if (version >= ((1 << 16) | (15 << 8))) byte(); // compression algorithm
-  else int(); // compression level
+  // 1.15+: compression algorithm (0 = none); before: zlib level (0 = none, -1 = default).
+  const uncompressed = (version >= ((1 << 16) | (15 << 8)) ? byte() : int()) === 0;
   for (let i = 0; i < 7; i++) int(); // creation date
   str(); // database name
   str(); // server version
@@ -100,7 +102,7 @@ function parseToc(b: Buffer): Toc {
     p += offSize;
     if (flag === K_OFFSET_POS_NOT_SET) unset.set(dumpId, at);
   }
-  return { end: p, intSize, offSize, unset };
+  return { end: p, intSize, offSize, unset, uncompressed };
 }
 
 type State = 'blockType' | 'blockId' | 'chunkLen' | 'skip' | 'blobOid';

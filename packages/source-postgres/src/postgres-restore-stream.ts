@@ -2,12 +2,14 @@ import type { Writable } from 'node:stream';
 import { abortError, throwIfAborted, type Bytes } from '@arca/core';
 import { dbnameArg, withDatabase } from './postgres-connection.js';
 import type { RestoreContext } from './postgres-restore.js';
+import { uncompressedArchiveRechunker } from './postgres-archive-rechunk.js';
 import { spawnTool, toolFailure } from './postgres-tools.js';
 
 /**
  * `pg_restore --single-transaction` of a custom-format archive read from stdin, fed from
  * `input` as it arrives (download, checksum and decoding overlap the restore; no spool file,
- * no temp space). Only for a database that is NOT the target — the scratch database of the
+ * no temp space). The row-sized data chunks of a -Z0 archive are merged into 64 KiB ones on
+ * the way (postgres-archive-rechunk.ts); pg_restore gets the same archive otherwise. Only for a database that is NOT the target — the scratch database of the
  * swap strategy — because the input's checksum is known only at its end: the caller renames
  * the scratch database over the target only after this returned, i.e. after the whole input
  * passed its checksum AND pg_restore succeeded; on any failure it drops the scratch database.
@@ -30,11 +32,9 @@ export async function streamRestoreTool(ctx: RestoreContext, input: AsyncIterabl
   let open = true; // pg_restore may exit (failure, or done before EOF): then keep reading, stop writing
   const closed = () => (open = false);
   stdin.on('error', closed).on('close', closed);
-  let inputError: unknown;
-  try {
-    for await (const c of input) {
-      throwIfAborted(signal, 'The PostgreSQL restore');
-      if (!open) continue;
+  const write = async (chunks: Buffer[] | Bytes[]) => {
+    for (const c of chunks) {
+      if (!open) return;
       if (!stdin.write(c)) {
         await new Promise<void>((resolve) => {
           const go = () => (stdin.off('drain', go).off('close', go), resolve());
@@ -42,7 +42,19 @@ export async function streamRestoreTool(ctx: RestoreContext, input: AsyncIterabl
         });
       }
     }
+  };
+  // Row-sized chunks of a -Z0 archive merged into 64 KiB ones: fewer CopyData messages for the
+  // server (see postgres-archive-rechunk.ts); anything else passes through as it is.
+  const rechunk = uncompressedArchiveRechunker();
+  let inputError: unknown;
+  try {
+    for await (const c of input) {
+      throwIfAborted(signal, 'The PostgreSQL restore');
+      if (!open) continue;
+      await write(rechunk.push(c));
+    }
     throwIfAborted(signal, 'The PostgreSQL restore');
+    await write(rechunk.end());
   } catch (e) {
     inputError = e;
     t.child.kill('SIGKILL'); // before EOF: pg_restore never commits a partial archive
