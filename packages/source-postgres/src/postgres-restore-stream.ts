@@ -32,10 +32,13 @@ export async function streamRestoreTool(ctx: RestoreContext, input: AsyncIterabl
   let open = true; // pg_restore may exit (failure, or done before EOF): then keep reading, stop writing
   const closed = () => (open = false);
   stdin.on('error', closed).on('close', closed);
-  const write = async (chunks: Buffer[] | Bytes[]) => {
+  // Row-sized chunks of a -Z0 archive merged into 64 KiB ones: fewer CopyData messages for the
+  // server (see postgres-archive-rechunk.ts); anything else passes through as it is.
+  const rechunk = uncompressedArchiveRechunker();
+  const write = async (chunks: Buffer[]) => {
     for (const c of chunks) {
       if (!open) return;
-      if (!stdin.write(c)) {
+      if (!stdin.write(c, () => rechunk.release(c))) {
         await new Promise<void>((resolve) => {
           const go = () => (stdin.off('drain', go).off('close', go), resolve());
           stdin.on('drain', go).on('close', go);
@@ -43,9 +46,6 @@ export async function streamRestoreTool(ctx: RestoreContext, input: AsyncIterabl
       }
     }
   };
-  // Row-sized chunks of a -Z0 archive merged into 64 KiB ones: fewer CopyData messages for the
-  // server (see postgres-archive-rechunk.ts); anything else passes through as it is.
-  const rechunk = uncompressedArchiveRechunker();
   let inputError: unknown;
   try {
     for await (const c of input) {

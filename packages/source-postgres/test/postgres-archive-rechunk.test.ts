@@ -10,8 +10,12 @@ import { PG, RICH_SCHEMA, createDb, dropAll, probePostgres, sql, track, uniqueNa
 function rechunk(archive: Buffer, step: number) {
   const r = uncompressedArchiveRechunker();
   const out: Buffer[] = [];
-  for (let i = 0; i < archive.byteLength; i += step) out.push(...r.push(archive.subarray(i, Math.min(archive.byteLength, i + step))));
-  out.push(...r.end());
+  const take = (pieces: Buffer[]) => {
+    for (const p of pieces) out.push(Buffer.from(p)); // "written": a copy kept, then handed back for reuse
+    for (const p of pieces) r.release(p);
+  };
+  for (let i = 0; i < archive.byteLength; i += step) take(r.push(archive.subarray(i, Math.min(archive.byteLength, i + step))));
+  take(r.end());
   return { bytes: Buffer.concat(out), stats: r.stats };
 }
 
