@@ -62,7 +62,8 @@ export function uncompressedArchiveRechunker(merged = MERGED): ArchiveRechunker 
   const ours = new WeakMap<ArrayBufferLike, Buffer>();
   const spare: Buffer[] = [];
   const newBlock = () => {
-    const b = spare.pop() ?? Buffer.allocUnsafe(intLen + merged);
+    // Its own ArrayBuffer (never Buffer's shared pool, whatever Buffer.poolSize is): `ours` maps it back exactly.
+    const b = spare.pop() ?? Buffer.from(new ArrayBuffer(intLen + merged));
     ours.set(b.buffer, b);
     return b;
   };
