@@ -215,8 +215,8 @@ export async function restoreDatabase(ctx: RestoreContext, input: AsyncIterable<
     if (strategy === 'swap' && jobs === 1 && ctx.format === 'custom') {
       // Into a scratch database, which is not the target: stream, no spool (see streamRestoreTool).
       scratch = scratchName(ctx.conn.database, 'arca');
-      await createDatabase(admin, scratch, state.settings);
-      await streamRestoreTool(ctx, input, scratch, signal);
+      // pg_restore starts while the database is created; it gets its input once it exists.
+      await streamRestoreTool(ctx, input, scratch, signal, createDatabase(admin, scratch, state.settings));
       throwIfAborted(signal, 'The PostgreSQL restore');
       await swapInto(ctx, admin, scratch, state.exists);
       scratch = undefined;

@@ -8,7 +8,7 @@ import { postgres } from '@arca/source-postgres';
 import { createHash } from 'node:crypto';
 import { customArchiveScanner } from '../src/postgres-archive-offsets.js';
 import { spoolInput } from '../src/postgres-restore.js';
-import { PG, RICH_SCHEMA, createDb, databasesLike, dropAll, probePostgres, rmrf, sql, tempDir, track, uniqueName } from './pg-helpers.js';
+import { PG, RICH_SCHEMA, childPids, createDb, databasesLike, dropAll, probePostgres, rmrf, sql, tempDir, track, uniqueName } from './pg-helpers.js';
 
 async function* bytes(buf: Uint8Array, step = 1 << 16): AsyncIterable<Uint8Array> {
   for (let i = 0; i < buf.byteLength; i += step) yield buf.subarray(i, Math.min(buf.byteLength, i + step));
@@ -115,4 +115,26 @@ await describeWithService('pg_dump custom archives from a pipe: data offsets, st
     expect(await sql(fresh, 'SELECT count(*)::int AS n FROM public.bulk')).toEqual([{ n: 20000 }]);
     expect(await databasesLike(`${fresh}_`)).toEqual([]);
   }, 120_000);
+
+  it('a streamed restore whose CREATE DATABASE fails (pg_restore already started) rejects with that error, never reads the input and leaves no pg_restore behind', async () => {
+    const role = uniqueName('nocreatedb');
+    await sql('postgres', `CREATE ROLE "${role}" LOGIN NOCREATEDB`);
+    try {
+      let read = false;
+      const input = (async function* () {
+        read = true;
+        yield* bytes(piped);
+      })();
+      const fresh = track(uniqueName('stream_denied'));
+      const e = await postgres({ ...PG, user: role, database: fresh, restore: { createDatabase: true } })
+        .restore!(input)
+        .then(() => undefined, (err: unknown) => err as Error);
+      expect(e?.message).toMatch(/permission denied to create database/);
+      expect(read).toBe(false);
+      expect(await childPids('pg_restore')).toEqual([]);
+      expect(await databasesLike(fresh)).toEqual([]);
+    } finally {
+      await sql('postgres', `DROP ROLE IF EXISTS "${role}"`);
+    }
+  }, 60_000);
 });
