@@ -89,7 +89,7 @@ export function uncompressedArchiveRechunker(merged = MERGED): ArchiveRechunker 
     stats.passThrough = true;
   }
 
-  /** Read an int at b[i..] into `acc`, possibly across calls; returns the new i and whether it is complete. */
+  /** Read an int at b[i..] into `acc`, possibly across calls (complete when accN === intLen); returns the new i. */
   function readInt(b: Buffer, i: number): number {
     while (accN < intLen && i < b.length) acc[accN++] = b[i++]!;
     return i;
