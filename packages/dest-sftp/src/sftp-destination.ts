@@ -9,6 +9,7 @@ import {
   assertValidKey,
   assertValidPrefix,
   parseOptions,
+  recyclerOf,
   registerSecret,
   throwIfAborted,
   walkPrefix,
@@ -190,6 +191,7 @@ export function sftp(options: SftpOptions): SftpDestination {
         handle = await raceAbort(lease.guard(openForWrite(s, tmp)), o.signal);
         const h = handle;
         it = data[Symbol.asyncIterator]();
+        const recycle = recyclerOf(data);
         for (;;) {
           let step: IteratorResult<Uint8Array>;
           try {
@@ -205,12 +207,17 @@ export function sftp(options: SftpOptions): SftpDestination {
             if (o.signal?.aborted) throw abortError(o.signal, `Writing ${key}`);
             break;
           }
-          const chunk = Buffer.from(step.value.buffer, step.value.byteOffset, step.value.byteLength);
+          const given = step.value;
+          const chunk = Buffer.from(given.buffer, given.byteOffset, given.byteLength);
           if (chunk.length === 0) continue;
           // Pipelined WRITEs: up to `concurrency` in flight (bounded memory), so throughput is
-          // not one round trip per chunk.
+          // not one round trip per chunk. Once the server acknowledged a WRITE, its chunk goes
+          // back to a Recyclable producer (see @arca/core's Recyclable).
           const w: Promise<void> = op.write(s, h, chunk, bytes).then(
-            () => void inflight.delete(w),
+            () => {
+              inflight.delete(w);
+              recycle?.(given);
+            },
             (e: unknown) => {
               inflight.delete(w);
               writeError ??= e;

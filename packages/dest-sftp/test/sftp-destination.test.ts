@@ -30,7 +30,7 @@ await describeWithService('SFTP destination on a real sshd', sshdProbe, () => {
       });
       return { destination: d, cleanup: () => d.close() };
     },
-    { largeBytes: 64 << 20 },
+    { largeBytes: 64 << 20, recycles: true },
   );
 
   const dest = (extra: Partial<Parameters<typeof sftp>[0]> = {}): SftpDestination =>
