@@ -35,9 +35,15 @@ describe('readFileBytes', () => {
     await fs.writeFile(file, data);
     const all = await drain(readFileBytes(file));
     expect(all).toMatchObject({ sha256: sha(data), bytes: data.length });
-    expect(all.buffers).toBeLessThanOrEqual(2); // one reused 1 MiB buffer, plus the short last read's
+    expect(all.buffers).toBeLessThanOrEqual(3); // two 1 MiB buffers in turn (one is read ahead), plus the short last read's
     const kept = await drain(readFileBytes(file), true);
     expect(kept.buffers).toBe(6); // nothing given back: every read gets a fresh buffer
+    const small = path.join(dir, 'manifest.json');
+    await fs.writeFile(small, '{"job":"nightly"}');
+    const chunks: Uint8Array[] = [];
+    for await (const c of readFileBytes(small)) chunks.push(c);
+    expect(Buffer.concat(chunks).toString()).toBe('{"job":"nightly"}');
+    expect(chunks[0]!.buffer.byteLength).toBeLessThan(1 << 16); // sized to the file, not a pooled megabyte
     const range = await drain(readFileBytes(file, { start: 1000, end: 3 << 20, chunkSize: 1 << 16 }));
     expect(range).toMatchObject({ sha256: sha(data.subarray(1000, 3 << 20)), bytes: (3 << 20) - 1000 });
   });
