@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Destination } from '../contracts.js';
 import { ArcaError } from '../errors.js';
+import { hashStream } from '../streams.js';
 import { collect, generatedStream, peakRss, recyclingStream } from './helpers.js';
 
 export type DestinationFactory = () => Promise<{ destination: Destination; cleanup?: () => Promise<void> }>;
@@ -182,10 +183,7 @@ export function testDestination(name: string, factory: DestinationFactory, optio
       expect(value.bytes).toBe(size);
       expect(peakGrowth).toBeLessThan(options.maxRssGrowth ?? 96 << 20);
       expect((await d.stat(key))?.size).toBe(size);
-      const { createHash } = await import('node:crypto');
-      const h = createHash('sha256');
-      for await (const c of await d.get(key)) h.update(c);
-      expect(h.digest('hex')).toBe(data.sha256());
+      expect((await hashStream(await d.get(key))).sha256).toBe(data.sha256());
       await d.delete([key]);
     });
 
@@ -196,10 +194,7 @@ export function testDestination(name: string, factory: DestinationFactory, optio
       expect((await d.put(key, data, { expectedBytes: size })).bytes).toBe(size);
       expect(data.misuse).toEqual([]);
       if (options.recycles) expect(data.recycled).toBeGreaterThan(0);
-      const { createHash } = await import('node:crypto');
-      const h = createHash('sha256');
-      for await (const c of await d.get(key)) h.update(c);
-      expect(h.digest('hex'), 'the stored bytes differ: a chunk was given back while still being written').toBe(data.sha256());
+      expect((await hashStream(await d.get(key))).sha256, 'the stored bytes differ: a chunk was given back while still being written').toBe(data.sha256());
       await d.delete([key]);
     });
 
