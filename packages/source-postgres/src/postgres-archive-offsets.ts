@@ -32,6 +32,13 @@ export const MAX_TOC_BYTES = 256 << 20;
 
 export class NeedMore extends Error {}
 
+/** pg_dump's archive int at b[at..]: a sign byte (non-zero: negative), then `size` bytes little-endian. */
+export function archiveInt(b: Uint8Array, at: number, size: number): number {
+  let v = 0;
+  for (let k = 0; k < size; k++) v += b[at + 1 + k]! * 2 ** (8 * k);
+  return b[at] ? -v : v;
+}
+
 export interface Toc {
   /** Bytes of header + TOC: the data blocks start here. */
   end: number;
@@ -53,10 +60,9 @@ export function parseToc(b: Buffer): Toc {
   let intSize = 4;
   const int = () => {
     need(1 + intSize);
-    const sign = b[p++]!;
-    let v = 0;
-    for (let i = 0; i < intSize; i++) v += b[p++]! * 2 ** (8 * i);
-    return sign ? -v : v;
+    const v = archiveInt(b, p, intSize);
+    p += 1 + intSize;
+    return v;
   };
   const str = () => {
     const n = int();
@@ -124,11 +130,6 @@ export function customArchiveScanner() {
   const found = new Map<number, number>();
   let ended = false;
 
-  const intAt = () => {
-    let v = 0;
-    for (let i = 0; i < toc!.intSize; i++) v += acc[1 + i]! * 2 ** (8 * i);
-    return acc[0] ? -v : v;
-  };
 
   /** Scan data bytes b[from..]; `pos` is the absolute position of b[from]. */
   function scan(b: Buffer, from: number): void {
@@ -171,7 +172,7 @@ export function customArchiveScanner() {
       while (accN < intLen && i < n) acc[accN++] = b[i++]!;
       if (accN < intLen) break;
       accN = 0;
-      const v = intAt();
+      const v = archiveInt(acc, 0, toc!.intSize);
       if (state === 'blockId') {
         if (v <= 0) return void (failed = true);
         found.set(v, blockStart);

@@ -1,4 +1,4 @@
-import { BLK_DATA, NeedMore, parseToc } from './postgres-archive-offsets.js';
+import { BLK_DATA, NeedMore, archiveInt, parseToc } from './postgres-archive-offsets.js';
 
 /*
  * Merge the row-sized data chunks of an uncompressed (-Z0) pg_dump custom archive into big
@@ -94,11 +94,6 @@ export function uncompressedArchiveRechunker(merged = MERGED): ArchiveRechunker 
     while (accN < intLen && i < b.length) acc[accN++] = b[i++]!;
     return i;
   }
-  const accInt = () => {
-    let v = 0;
-    for (let k = 0; k < intSize; k++) v += acc[1 + k]! * 2 ** (8 * k);
-    return acc[0] ? -v : v;
-  };
 
   /**
    * Hot path (one chunk per row): copy raw bytes of `b` from `i` into the free part of `block`
@@ -116,7 +111,7 @@ export function uncompressedArchiveRechunker(merged = MERGED): ArchiveRechunker 
     let s = base;
     let d = base;
     while (s + intLen <= lim && block[s] === 0) {
-      const v = intSize === 4 ? block[s + 1]! + block[s + 2]! * 0x100 + block[s + 3]! * 0x10000 + block[s + 4]! * 0x1000000 : wideInt(block, s + 1, intSize);
+      const v = intSize === 4 ? block[s + 1]! + block[s + 2]! * 0x100 + block[s + 3]! * 0x10000 + block[s + 4]! * 0x1000000 : archiveInt(block, s, intSize);
       if (v === 0) break; // end of the block: the general path
       stats.chunksIn++;
       const from = s + intLen;
@@ -141,7 +136,7 @@ export function uncompressedArchiveRechunker(merged = MERGED): ArchiveRechunker 
   function data(b: Buffer, i: number, out: Buffer[]): void {
     const n = b.length;
     while (i < n) {
-      if (state === 'chunkLen' && accN === 0 && i + intLen <= n && b[i] === 0 && (intSize === 4 ? b.readUInt32LE(i + 1) : wideInt(b, i + 1, intSize)) !== 0) {
+      if (state === 'chunkLen' && accN === 0 && i + intLen <= n && b[i] === 0 && (intSize === 4 ? b.readUInt32LE(i + 1) : archiveInt(b, i, intSize)) !== 0) {
         i = compact(b, i, out);
         continue;
       }
@@ -172,7 +167,7 @@ export function uncompressedArchiveRechunker(merged = MERGED): ArchiveRechunker 
         state = 'chunkLen';
         continue;
       }
-      const v = accInt();
+      const v = archiveInt(acc, 0, intSize);
       if (v < 0) return giveUp(out, b, i);
       accN = 0;
       if (v === 0) {
@@ -231,11 +226,4 @@ export function uncompressedArchiveRechunker(merged = MERGED): ArchiveRechunker 
       return out;
     },
   };
-}
-
-/** An unsigned little-endian int of `size` bytes at b[at..]. */
-function wideInt(b: Buffer, at: number, size: number): number {
-  let v = 0;
-  for (let k = 0; k < size; k++) v += b[at + k]! * 2 ** (8 * k);
-  return v;
 }
