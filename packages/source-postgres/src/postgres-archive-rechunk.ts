@@ -186,7 +186,9 @@ export function uncompressedArchiveRechunker(merged = MERGED): ArchiveRechunker 
     stats,
     release(piece) {
       const b = ours.get(piece.buffer);
-      if (b && b.byteLength === intLen + merged && spare.length < 4 && !spare.includes(b) && b !== block) spare.push(b);
+      // No cap: a block is only made when none is spare, so there are never more than were
+      // in flight at once (the restore's stdin queue: ~64 of them).
+      if (b && b.byteLength === intLen + merged && !spare.includes(b) && b !== block) spare.push(b);
     },
     push(chunk) {
       const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);

@@ -5,6 +5,9 @@ import type { RestoreContext } from './postgres-restore.js';
 import { uncompressedArchiveRechunker } from './postgres-archive-rechunk.js';
 import { spawnTool, toolFailure } from './postgres-tools.js';
 
+/** Bytes written to pg_restore's stdin and not yet taken by the pipe, at most (see below). */
+const QUEUE = 4 << 20;
+
 /**
  * `pg_restore --single-transaction` of a custom-format archive read from stdin, fed from
  * `input` as it arrives (download, checksum and decoding overlap the restore; no spool file,
@@ -36,8 +39,20 @@ export async function streamRestoreTool(ctx: RestoreContext, input: AsyncIterabl
   const t = await spawnTool(ctx.pgRestore, args, target, { signal, passwordVia: ctx.passwordVia, stdin: 'pipe' });
   t.child.stdout?.resume();
   const stdin = t.child.stdin as Writable;
+  // Up to QUEUE bytes wait in stdin's own queue, not the 16 KiB of its highWaterMark: whenever
+  // pg_restore drains the pipe, libuv refills it from there at once (one writev), without
+  // waiting for the JS thread to be free of hashing, gunzip callbacks and GC, so the COPY
+  // backend is not starved. Measured (bench archive, 8 alternating rounds): median restore
+  // 5.91 -> 5.67 s, writeBuffer 424 -> 85 ms of main-thread CPU.
+  let queued = 0;
+  let wake: (() => void) | undefined;
+  const resume = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
   let open = true; // pg_restore may exit (failure, or done before EOF): then keep reading, stop writing
-  const closed = () => (open = false);
+  const closed = () => ((open = false), resume());
   stdin.on('error', closed).on('close', closed);
   // Row-sized chunks of a -Z0 archive merged into 64 KiB ones: fewer CopyData messages for the
   // server (see postgres-archive-rechunk.ts); anything else passes through as it is.
@@ -45,13 +60,14 @@ export async function streamRestoreTool(ctx: RestoreContext, input: AsyncIterabl
   const write = async (chunks: Buffer[]) => {
     for (const c of chunks) {
       if (!open) return;
-      if (!stdin.write(c, () => rechunk.release(c))) {
-        await new Promise<void>((resolve) => {
-          const go = () => (stdin.off('drain', go).off('close', go), resolve());
-          stdin.on('drain', go).on('close', go);
-        });
-      }
+      queued += c.length;
+      stdin.write(c, () => {
+        queued -= c.length;
+        rechunk.release(c);
+        if (queued <= QUEUE / 2) resume();
+      });
     }
+    if (queued > QUEUE && open) await new Promise<void>((resolve) => (wake = resolve));
   };
   let inputError: unknown;
   try {
