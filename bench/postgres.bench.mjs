@@ -15,7 +15,8 @@
 // cases need; the ARCA_BENCH_QUICK default), 'default' (Z0 + gzip6 and its 1-thread twin), or a
 // comma-separated list of variant names ('Z0 + gzip6,Z6 + none').
 // ARCA_BENCH_PG_ROUNDS=n alternates raw and Arca n times (backups and restores) and keeps the
-// best of each. ARCA_BENCH_PG_RESTORE=0 skips the restores; =default runs only the jobs=1 default one.
+// best of each (default 1; `npm run bench` sets 3). ARCA_BENCH_PG_RESTORE=0 skips the restores;
+// =default runs only the jobs=1 default one.
 // Prints ratios (Arca time / raw time; 1.00 = as fast) and Arca's peak RSS.
 // Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust), pg_dump/pg_restore/pgbench and
 // `npm run build`. Size: ARCA_BENCH_PG_SCALE (pgbench scale, default 25 ≈ 375 MB) plus

@@ -27,8 +27,10 @@ const SIZES = {
   directory: { ARCA_BENCH_MIB: [512, 64] },
   sqlite: { ARCA_BENCH_MIB: [256, 32] },
   mysql: { ARCA_BENCH_MIB: [512, 32] },
-  // ≈ 620 MiB database; only the backup variants the report and the restore cases use.
-  postgres: { ARCA_BENCH_PG_SCALE: [25, 2], ARCA_BENCH_PG_EVENTS: [1_500_000, 100_000], ARCA_BENCH_PG_VARIANTS: ['restore', 'restore'] },
+  // ≈ 620 MiB database; only the backup variants the report and the restore cases use. Best of
+  // 3 alternating rounds: one round of a ~5 s restore swings ±10 % on a shared 2-vCPU machine,
+  // more than the 5 % the goals allow.
+  postgres: { ARCA_BENCH_PG_SCALE: [25, 2], ARCA_BENCH_PG_EVENTS: [1_500_000, 100_000], ARCA_BENCH_PG_VARIANTS: ['restore', 'restore'], ARCA_BENCH_PG_ROUNDS: [3, 1] },
   s3: { ARCA_BENCH_S3_MIB: [512, 64], ARCA_BENCH_ROUNDS: [1, 1] },
   ftp: { ARCA_BENCH_MB: [1024, 32] }, // the 1 GB upload
   sftp: { ARCA_BENCH_MB: [1024, 32] },
