@@ -52,12 +52,13 @@ export function gzip(options: GzipOptions = {}): Codec {
         ? parallelGzip(input, { level, threads, blockSize, signal: o?.signal })
         : throughDuplex(input, createGzip({ level, chunkSize: 1 << 16 }), o?.signal),
     // createGunzip also reads concatenated members (`cat a.gz b.gz`, pigz --independent, bgzip).
-    // 256 KiB output chunks: a quarter of the threadpool round trips and stream hops of 64 KiB;
-    // measured on an 80 MB -> 480 MB pg_dump, ~0.2-0.3 s less CPU, bigger chunks no better.
+    // 1 MiB output chunks: 1/16 of the threadpool round trips, stream hops and buffers of 64 KiB.
+    // PostgreSQL restore of an 80 MB -> 480 MB dump (read, sha256, gunzip, sha256, pipe): process
+    // CPU 2.2 s -> 1.6 s, wall 1.55 s -> 1.0 s (less GC, less time in zlib's processCallback).
     decode: (input, o) =>
       throughDuplex(
         input,
-        createGunzip({ chunkSize: 1 << 16 }),
+        createGunzip({ chunkSize: 1 << 20 }),
         o?.signal,
         (e) =>
           e instanceof ArcaError

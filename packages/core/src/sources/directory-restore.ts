@@ -31,10 +31,39 @@ async function isEmptyOrMissing(dir: string): Promise<boolean> {
   }
 }
 
+/** `input` as it is, calling `onError` when it fails; ending it early ends `input` at once. */
+function watched<T>(input: AsyncIterable<T>, onError: () => void): AsyncIterable<T> {
+  return {
+    [Symbol.asyncIterator]() {
+      const it = input[Symbol.asyncIterator]();
+      return {
+        next: () =>
+          it.next().catch((e: unknown) => {
+            onError();
+            throw e;
+          }),
+        return: async () => (await it.return?.()) ?? { done: true, value: undefined },
+      };
+    },
+  };
+}
+
+/** `input`, its error replaced by `map(error)`. */
+async function* mapErrors<T>(input: AsyncIterable<T>, map: (e: unknown) => unknown): AsyncGenerator<T> {
+  try {
+    yield* input;
+  } catch (e) {
+    throw map(e);
+  }
+}
+
 /**
  * Extract a tar stream into `target` without ever touching `target` until the whole
  * archive has been read and written: entries go to a sibling temp folder that then
  * replaces the target (old content is moved aside and removed only after the swap).
+ * On failure the target MUST be left as it was and the temp folder removed; an input that
+ * fails, wherever it fails, rejects with its own error, and an archive that does not parse
+ * with CORRUPT_ARTIFACT (so a restore goes on to the next copy).
  */
 export async function restoreTarInto(target: string, input: AsyncIterable<Bytes>, o: RestoreOptions = {}): Promise<void> {
   if (!o.overwrite && !(await isEmptyOrMissing(target))) {
@@ -47,22 +76,24 @@ export async function restoreTarInto(target: string, input: AsyncIterable<Bytes>
   const symlinks = new Set<string>();
   const dirTimes: Array<[string, Date, number]> = [];
   const extract = tar.extract();
-  const src = Readable.from(input);
+  let inputFailed = false;
+  const src = Readable.from(watched(input, () => (inputFailed = true)));
+  /** The input's own error as it is; the extractor's own (no `code`: a tar that does not parse) means a damaged archive. */
+  const archiveError = (e: unknown) =>
+    inputFailed || e instanceof ArcaError || (e as NodeJS.ErrnoException)?.code !== undefined
+      ? e
+      : new ArcaError(ErrorCodes.CORRUPT_ARTIFACT, `The archive is damaged (${(e as Error).message}); nothing was restored. Restore from another destination or backup.`, { cause: e });
   const onAbort = () => src.destroy(abortError(o.signal, 'The restore'));
   o.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     if (o.signal?.aborted) throw abortError(o.signal, 'The restore');
-    /** The file entry being written: a failing input must end it too, or its write waits forever. */
-    let current: Readable | undefined;
-    let inputError: unknown;
+    // A failing input destroys the extractor, and the extractor the entry it is feeding.
     const feeding = pipeline(src, extract as unknown as NodeJS.WritableStream).catch((e) => {
-      inputError = e;
       extract.destroy(e);
-      current?.destroy(e);
-      throw e;
+      throw archiveError(e);
     });
     feeding.catch(() => {}); // awaited below; avoid an unhandled rejection if the loop throws first
-    for await (const entry of extract as AsyncIterable<Readable & { header: tar.Header }>) {
+    for await (const entry of mapErrors(extract as AsyncIterable<Readable & { header: tar.Header }>, archiveError)) {
       const h = entry.header;
       const rel = safeRelative(h.name);
       const parts = rel.split('/');
@@ -83,10 +114,16 @@ export async function restoreTarInto(target: string, input: AsyncIterable<Bytes>
           break;
         case 'file':
         case 'contiguous-file':
-          current = entry;
-          if (inputError !== undefined) throw inputError; // failed while the folder above was made
+          // Entries are streamx streams, and node's pipeline() takes one that is already destroyed
+          // for one that ended: it never ends the file stream and waits forever. That happens when the
+          // input fails (or ends too early) while the folder above is made: the extractor, destroyed,
+          // destroys the entry it was feeding.
+          // Once attached, a later destroy reaches the pipeline like any node stream's.
+          if (entry.destroyed) {
+            await feeding; // rejects with the input's error, the one that destroyed the entry
+            throw new Error(`the archive entry ${h.name} was destroyed before its data was read`);
+          }
           await pipeline(entry, createWriteStream(full, { flags: 'wx', mode: 0o600 }));
-          current = undefined;
           await fs.chmod(full, mode);
           if (h.mtime) await fs.utimes(full, h.mtime, h.mtime);
           break;
