@@ -116,6 +116,29 @@ await describeWithService('pg_dump custom archives from a pipe: data offsets, st
     expect(await databasesLike(`${fresh}_`)).toEqual([]);
   }, 120_000);
 
+  it('a streamed restore whose pg_restore quits early (unknown --role) while megabytes wait for it rejects RESTORE_FAILED, still reads the input to its end and leaves nothing behind', async () => {
+    // The archive, then 12 MiB more: more than the 4 MiB queued for pg_restore's stdin, so the
+    // write side is waiting for pg_restore when it exits.
+    const padding = Buffer.alloc(12 << 20);
+    let read = 0;
+    const input = (async function* () {
+      for await (const c of bytes(Buffer.concat([piped, padding]))) {
+        read += c.byteLength;
+        yield c;
+      }
+    })();
+    const fresh = track(uniqueName('stream_role'));
+    const e = await postgres({ ...PG, database: fresh, restore: { createDatabase: true, role: 'arca_no_such_role' } })
+      .restore!(input)
+      .then(() => undefined, (err: unknown) => err);
+    expect(e).toBeInstanceOf(ArcaError);
+    expect((e as ArcaError).code).toBe('RESTORE_FAILED');
+    expect((e as ArcaError).message).toMatch(/arca_no_such_role/);
+    expect(read).toBe(piped.byteLength + padding.byteLength);
+    expect(await childPids('pg_restore')).toEqual([]);
+    expect(await databasesLike(fresh)).toEqual([]);
+  }, 60_000);
+
   it('a streamed restore whose CREATE DATABASE fails (pg_restore already started) rejects with that error, never reads the input and leaves no pg_restore behind', async () => {
     const role = uniqueName('nocreatedb');
     await sql('postgres', `CREATE ROLE "${role}" LOGIN NOCREATEDB`);
