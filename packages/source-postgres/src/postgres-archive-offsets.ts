@@ -28,7 +28,7 @@ export const BLK_BLOBS = 3;
 const FORMAT_CUSTOM = 1;
 const MIN_VERSION = (1 << 16) | (12 << 8); // 1.12
 const MAX_VERSION = (1 << 16) | (16 << 8) | 255; // 1.16.x
-export const MAX_TOC_BYTES = 256 << 20;
+const MAX_TOC_BYTES = 256 << 20;
 
 export class NeedMore extends Error {}
 
@@ -129,7 +129,6 @@ export function customArchiveScanner() {
   let accN = 0;
   const found = new Map<number, number>();
   let ended = false;
-
 
   /** Scan data bytes b[from..]; `pos` is the absolute position of b[from]. */
   function scan(b: Buffer, from: number): void {

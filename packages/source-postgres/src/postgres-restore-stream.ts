@@ -12,10 +12,11 @@ const QUEUE = 4 << 20;
  * `pg_restore --single-transaction` of a custom-format archive read from stdin, fed from
  * `input` as it arrives (download, checksum and decoding overlap the restore; no spool file,
  * no temp space). The row-sized data chunks of a -Z0 archive are merged into 64 KiB ones on
- * the way (postgres-archive-rechunk.ts); pg_restore gets the same archive otherwise. Only for a database that is NOT the target — the scratch database of the
- * swap strategy — because the input's checksum is known only at its end: the caller renames
- * the scratch database over the target only after this returned, i.e. after the whole input
- * passed its checksum AND pg_restore succeeded; on any failure it drops the scratch database.
+ * the way (postgres-archive-rechunk.ts); pg_restore gets the same archive otherwise. Only for
+ * a database that is NOT the target — the scratch database of the swap strategy — because
+ * the input's checksum is known only at its end: the caller renames the scratch database
+ * over the target only after this returned, i.e. after the whole input passed its checksum
+ * AND pg_restore succeeded; on any failure it drops the scratch database.
  *
  * `ready` (the CREATE DATABASE of `database`) runs while pg_restore starts: pg_restore reads
  * the archive's header and TOC before it connects, so it gets no byte until `ready` resolved.
