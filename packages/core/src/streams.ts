@@ -25,8 +25,7 @@ export function throughDuplex(
       else signal?.addEventListener('abort', onAbort, { once: true });
       pipeline(src, transform, out, (err) => {
         signal?.removeEventListener('abort', onAbort);
-        if (err && !out.destroyed) out.destroy(mapError(err) as Error);
-        else if (err) out.destroy(mapError(err) as Error);
+        if (err) out.destroy(mapError(err) as Error);
       });
       const it = out[Symbol.asyncIterator]();
       return {
